@@ -1,0 +1,156 @@
+"""Batched image ops with one parameter per sample.
+
+Images are float tensors ``(N, 3, H, W)`` in [0, 1]; factors are ``(N,)`` tensors on the same
+device. Each op matches the torchvision per-image functional op of the same name for the
+same parameters (see tests/augment/test_equivalence.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
+
+
+def _expand(factor: torch.Tensor) -> torch.Tensor:
+    return factor.reshape(-1, 1, 1, 1)
+
+
+def to_float_rgb(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` with C in {1, 3} to float RGB in [0, 1] (gray is replicated)."""
+    x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    return x
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """Luma ``(N, 1, H, W)`` with torchvision's weights."""
+    r, g, b = x.unbind(dim=1)
+    return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(1)
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    ratio = _expand(ratio)
+    return (ratio * x + (1.0 - ratio) * other).clamp_(0.0, 1.0)
+
+
+def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``clamp(x * factor)``."""
+    return (x * _expand(factor)).clamp_(0.0, 1.0)
+
+
+def adjust_contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Blends with the mean luma of each image."""
+    mean = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
+    return _blend(x, mean, factor)
+
+
+def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Blends with each image's grayscale version."""
+    return _blend(x, grayscale(x), factor)
+
+
+def _rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """RGB to HSV, every channel in [0, 1]; hue ties resolve red, then green, then blue."""
+    r, g, b = x.unbind(dim=1)
+    maxc, _ = x.max(dim=1)
+    minc, _ = x.min(dim=1)
+    delta = maxc - minc
+    safe_delta = torch.where(delta > 0, delta, torch.ones_like(delta))
+    hue_r = torch.remainder((g - b) / safe_delta, 6.0)
+    hue_g = (b - r) / safe_delta + 2.0
+    hue_b = (r - g) / safe_delta + 4.0
+    hue = torch.where(maxc == r, hue_r, torch.where(maxc == g, hue_g, hue_b))
+    hue = torch.where(delta > 0, hue / 6.0, torch.zeros_like(hue))
+    sat = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), 0.0)
+    return torch.stack((hue, sat, maxc), dim=1)
+
+
+def _hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """HSV to RGB with the piecewise-linear channel form ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
+    h, s, v = x.unbind(dim=1)
+    offsets = torch.tensor((5.0, 3.0, 1.0), device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    k = torch.remainder(offsets + 6.0 * h.unsqueeze(1), 6.0)
+    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    return v.unsqueeze(1) - (v * s).unsqueeze(1) * ramp
+
+
+def adjust_hue(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Rotates hue by ``factor`` (in [-0.5, 0.5]) turns."""
+    hsv = _rgb_to_hsv(x)
+    h = torch.remainder(hsv[:, 0] + factor.reshape(-1, 1, 1), 1.0)
+    return _hsv_to_rgb(torch.stack((h, hsv[:, 1], hsv[:, 2]), dim=1))
+
+
+def to_grayscale_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Three-channel grayscale."""
+    return grayscale(x).expand(-1, 3, -1, -1)
+
+
+def solarize(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Inverts pixels at or above ``threshold``."""
+    return torch.where(x >= threshold, 1.0 - x, x)
+
+
+def gaussian_kernels(sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """Normalised 1-D Gaussian kernels, one row per sigma: ``(N, kernel_size)``."""
+    half = (kernel_size - 1) * 0.5
+    t = torch.linspace(-half, half, kernel_size, device=sigma.device, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t.unsqueeze(0) / sigma.float().unsqueeze(1)) ** 2)
+    return k / k.sum(dim=1, keepdim=True)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """Separable Gaussian blur with a sigma per sample and reflect padding (as torchvision)."""
+    n, c, h, w = x.shape
+    k = gaussian_kernels(sigma, kernel_size).to(x.dtype)
+    k = k.repeat_interleave(c, dim=0)  # (N*C, K)
+    pad = kernel_size // 2
+    y = F.pad(x.reshape(1, n * c, h, w), (pad, pad, pad, pad), mode="reflect")
+    y = F.conv2d(y, k.view(n * c, 1, 1, kernel_size), groups=n * c)
+    y = F.conv2d(y, k.view(n * c, 1, kernel_size, 1), groups=n * c)
+    return y.reshape(n, c, h, w)
+
+
+def _source_coords(start: torch.Tensor, length: torch.Tensor, size: int, full: int,
+                   device: torch.device) -> torch.Tensor:
+    """Normalised sampling coordinates of ``size`` outputs over ``[start, start + length)``.
+
+    Pixel centres map as in bilinear resizing of the crop alone (half-pixel offsets) and are
+    clamped to the crop, so no pixel outside it leaks in, exactly like crop-then-resize.
+    """
+    out = torch.arange(size, device=device, dtype=torch.float32).unsqueeze(0) + 0.5
+    src = start.unsqueeze(1) + out * (length / size).unsqueeze(1) - 0.5
+    src = torch.maximum(src, start.unsqueeze(1))
+    src = torch.minimum(src, (start + length - 1).unsqueeze(1))
+    return (2.0 * src + 1.0) / full - 1.0
+
+
+def resized_crop(
+    x: torch.Tensor, boxes: torch.Tensor, size: int, flip: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Crops a box per sample and resizes it to ``size`` x ``size`` (bilinear).
+
+    Matches ``torchvision...resized_crop(antialias=False)`` (and the antialiased op whenever
+    the crop is enlarged, as for 32 px images). A horizontal flip is folded into the same
+    resampling at no cost.
+
+    Args:
+        x: Float images ``(N, C, H, W)``.
+        boxes: ``(N, 4)`` float boxes as ``(top, left, height, width)`` in pixels.
+        size: Output side length.
+        flip: Optional ``(N,)`` bool; flipped samples are mirrored left-right.
+    """
+    n, _, h, w = x.shape
+    top, left, bh, bw = boxes.to(torch.float32).unbind(dim=1)
+    gx = _source_coords(left, bw, size, w, x.device)
+    gy = _source_coords(top, bh, size, h, x.device)
+    if flip is not None:
+        gx = torch.where(flip.unsqueeze(1), gx.flip(1), gx)
+    grid = torch.stack(
+        (gx.unsqueeze(1).expand(n, size, size), gy.unsqueeze(2).expand(n, size, size)), dim=-1
+    )
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border",
+                         align_corners=False)

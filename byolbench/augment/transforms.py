@@ -1,0 +1,110 @@
+"""The two-view transform the trainer runs on batches, and the evaluation transform."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from byolbench.augment import ops
+from byolbench.augment.view import ViewParams, ViewSpec, apply_view, sample_view_params
+
+
+def _normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return (x - mean.to(x.device)) / std.to(x.device)
+
+
+class TwoViewTransform:
+    """Turns a uint8 batch ``(N, C, H, W)`` into two normalised float views of ``size``.
+
+    Every random parameter is drawn per sample from ``generator`` on the batch's device, so
+    the work runs where the batch lives (CPU or GPU) and a seeded generator reproduces the
+    exact same views.
+
+    Args:
+        view1: Settings of the first view.
+        view2: Settings of the second view.
+        image_size: Output side length.
+        mean: Per-channel normalisation mean (RGB).
+        std: Per-channel normalisation std (RGB).
+    """
+
+    def __init__(
+        self,
+        view1: ViewSpec,
+        view2: ViewSpec,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+    ) -> None:
+        self.view1 = view1
+        self.view2 = view2
+        self.image_size = image_size
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def sample(
+        self, images: torch.Tensor, generator: torch.Generator
+    ) -> tuple[ViewParams, ViewParams]:
+        """Draws the parameters of both views for a batch (on the batch's device)."""
+        n, _, h, w = images.shape
+        p1 = sample_view_params(self.view1, n, h, w, generator, images.device)
+        p2 = sample_view_params(self.view2, n, h, w, generator, images.device)
+        return p1, p2
+
+    def apply(
+        self, images: torch.Tensor, params: tuple[ViewParams, ViewParams]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Applies given parameters; returns two normalised views."""
+        x = ops.to_float_rgb(images)
+        v1 = apply_view(x, params[0], self.view1, self.image_size)
+        v2 = apply_view(x, params[1], self.view2, self.image_size)
+        return _normalize(v1, self.mean, self.std), _normalize(v2, self.mean, self.std)
+
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples parameters and applies them."""
+        return self.apply(images, self.sample(images, generator))
+
+
+class EvalTransform:
+    """Deterministic transform for evaluation: to float RGB, resize to ``size``, normalise.
+
+    Args:
+        image_size: Output side length (images of another size are resized, bilinear with
+            antialiasing).
+        mean: Per-channel normalisation mean (RGB).
+        std: Per-channel normalisation std (RGB).
+    """
+
+    def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.image_size = image_size
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Maps a uint8 batch to normalised float images."""
+        x = ops.to_float_rgb(images)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bilinear",
+                align_corners=False, antialias=True,
+            )
+        return _normalize(x, self.mean, self.std)
+
+
+class IdentityTwoView:
+    """The ``none`` preset: both views are the evaluation transform of the image."""
+
+    def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.image_size = image_size
+        self._eval = EvalTransform(image_size, mean, std)
+
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the same deterministic view twice."""
+        x = self._eval(images)
+        return x, x.clone()

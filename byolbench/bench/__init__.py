@@ -1,0 +1,1 @@
+"""Benchmark matrices: presets, cell expansion, resumable runner, results store, reports."""

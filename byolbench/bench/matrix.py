@@ -1,0 +1,249 @@
+"""Benchmark matrices: backbones x datasets x augmentations x seeds, each a resolved config.
+
+Precedence, lowest to highest: ``RunConfig`` defaults, the preset, the TOML file's
+``[defaults]``, its ``[datasets.<name>]`` and ``[backbones.<name>]`` tables, command-line
+options (``--epochs`` ...), and ``--set section.key=value``.
+
+A TOML matrix file looks like::
+
+    [matrix]
+    backbones = ["resnet18", "vit_small"]
+    datasets = ["cifar10"]
+    augmentations = ["auto"]
+    seeds = [0, 1, 2]
+    preset = "standard"
+
+    [defaults]
+    train.epochs = 200
+
+    [backbones.vit_small]
+    optim.name = "adamw"
+    optim.lr = 5e-4
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from byolbench.bench.presets import preset_overrides
+from byolbench.config import RunConfig, merge_tables
+from byolbench.errors import ConfigError, close_matches
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MATRIX_KEYS = ("backbones", "datasets", "augmentations", "seeds", "preset")
+FILE_TABLES = ("matrix", "defaults", "datasets", "backbones")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a matrix: pretrain one backbone on one dataset with one seed."""
+
+    config: RunConfig
+
+    @property
+    def backbone(self) -> str:
+        """Backbone name."""
+        return self.config.model.backbone
+
+    @property
+    def dataset(self) -> str:
+        """Dataset name."""
+        return self.config.data.dataset
+
+    @property
+    def augmentation(self) -> str:
+        """Augmentation preset name."""
+        return self.config.augment.preset
+
+    @property
+    def seed(self) -> int:
+        """Seed."""
+        return self.config.train.seed
+
+    @property
+    def cell_id(self) -> str:
+        """Folder-safe unique name: dataset, backbone, augmentation, seed and config hash."""
+        parts = [self.dataset, self.backbone, self.augmentation, f"s{self.seed}"]
+        slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in parts)
+        return f"{slug}__{self.config.config_hash()}"
+
+
+@dataclass
+class MatrixSpec:
+    """What to run, before expansion.
+
+    Attributes:
+        backbones: Backbone names.
+        datasets: Dataset names.
+        augmentations: Augmentation preset names.
+        seeds: Seeds.
+        preset: Starting recipe (``paper``, ``standard``, ``quick``).
+        defaults: Nested tables applied to every cell (from the file's ``[defaults]``).
+        per_dataset: Dataset name to nested tables.
+        per_backbone: Backbone name to nested tables.
+        cli: Dotted overrides from command-line options.
+        sets: Dotted overrides from ``--set`` (applied last).
+        source: Where the file tables came from (for error messages).
+    """
+
+    backbones: list[str]
+    datasets: list[str]
+    augmentations: list[str] = field(default_factory=lambda: ["auto"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    preset: str = "standard"
+    defaults: dict[str, Any] = field(default_factory=dict)
+    per_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_backbone: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cli: dict[str, Any] = field(default_factory=dict)
+    sets: dict[str, Any] = field(default_factory=dict)
+    source: str = "command line"
+
+
+def split_list(text: str | None) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def parse_seeds(items: Sequence[Any], source: str) -> list[int]:
+    """Seeds as integers.
+
+    Raises:
+        ConfigError: When one is not an integer.
+    """
+    seeds = []
+    for item in items:
+        try:
+            seeds.append(int(item))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"seed {item!r} in {source} is not an integer; e.g. --seeds 0,1,2"
+            ) from None
+    return seeds
+
+
+def load_matrix_file(path: Path) -> dict[str, Any]:
+    """Reads a TOML matrix file.
+
+    Raises:
+        ConfigError: When the file is missing, not TOML, or has unknown tables or keys.
+    """
+    if not path.is_file():
+        raise ConfigError(f"matrix file {path} does not exist; see benchmarks/*.toml for examples")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for table in data:
+        if table not in FILE_TABLES:
+            hint = close_matches(table, FILE_TABLES)
+            did = f" (did you mean {hint[0]}?)" if hint else ""
+            raise ConfigError(
+                f"unknown table [{table}] in {path}{did}; valid: {', '.join(FILE_TABLES)}"
+            )
+    for key in data.get("matrix", {}):
+        if key not in MATRIX_KEYS:
+            raise ConfigError(
+                f"unknown key matrix.{key} in {path}; valid: {', '.join(MATRIX_KEYS)}"
+            )
+    return data
+
+
+def spec_from_file(path: Path) -> MatrixSpec:
+    """Builds a ``MatrixSpec`` from a TOML file (command-line values are added later)."""
+    data = load_matrix_file(path)
+    matrix = data.get("matrix", {})
+
+    def names(key: str, default: list[str]) -> list[str]:
+        value = matrix.get(key, default)
+        if isinstance(value, str):
+            value = split_list(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"matrix.{key} in {path} must be a list of names, got {value!r}")
+        return value
+
+    return MatrixSpec(
+        backbones=names("backbones", []),
+        datasets=names("datasets", []),
+        augmentations=names("augmentations", ["auto"]),
+        seeds=parse_seeds(matrix.get("seeds", [0]), str(path)),
+        preset=str(matrix.get("preset", "standard")),
+        defaults=data.get("defaults", {}),
+        per_dataset=data.get("datasets", {}),
+        per_backbone=data.get("backbones", {}),
+        source=str(path),
+    )
+
+
+def _nest(dotted: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in dotted.items():
+        section, _, name = key.partition(".")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def _check_table_names(spec: MatrixSpec) -> None:
+    for kind, table, used in (
+        ("datasets", spec.per_dataset, spec.datasets),
+        ("backbones", spec.per_backbone, spec.backbones),
+    ):
+        for name in table:
+            if name not in used:
+                raise ConfigError(
+                    f"[{kind}.{name}] in {spec.source} matches no entry of matrix.{kind} "
+                    f"({', '.join(used) or 'empty'}); fix the name or add it to the matrix"
+                )
+
+
+def expand(spec: MatrixSpec) -> list[Cell]:
+    """Resolves every cell's config, in the order datasets, backbones, augmentations, seeds.
+
+    Raises:
+        ConfigError: For an empty matrix, unknown keys or wrong types (naming key and source).
+    """
+    if not spec.backbones or not spec.datasets:
+        missing = "backbones" if not spec.backbones else "datasets"
+        raise ConfigError(
+            f"the matrix has no {missing}; pass --{missing} or set matrix.{missing} in a "
+            "--config file"
+        )
+    _check_table_names(spec)
+    base = RunConfig().replace(preset_overrides(spec.preset), f"preset {spec.preset!r}")
+    base = merge_tables(base, spec.defaults, f"{spec.source} [defaults]")
+    cells: list[Cell] = []
+    for dataset in spec.datasets:
+        for backbone in spec.backbones:
+            for augmentation in spec.augmentations:
+                for seed in spec.seeds:
+                    config = base.replace(
+                        {"data.dataset": dataset, "model.backbone": backbone,
+                         "augment.preset": augmentation, "train.seed": seed},
+                        "matrix",
+                    )
+                    config = merge_tables(
+                        config, spec.per_dataset.get(dataset, {}),
+                        f"{spec.source} [datasets.{dataset}]",
+                    )
+                    config = merge_tables(
+                        config, spec.per_backbone.get(backbone, {}),
+                        f"{spec.source} [backbones.{backbone}]",
+                    )
+                    config = merge_tables(config, _nest(spec.cli), "command-line options")
+                    config = merge_tables(config, _nest(spec.sets), "--set")
+                    cells.append(Cell(config.validate()))
+    return cells
+
+
+def diff_from_defaults(config: RunConfig) -> dict[str, Any]:
+    """The dotted keys whose values differ from ``RunConfig()``."""
+    defaults = RunConfig().flat()
+    return {k: v for k, v in config.flat().items() if defaults.get(k) != v}

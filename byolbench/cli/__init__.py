@@ -1,0 +1,1 @@
+"""The ``byolbench`` command line (Typer); one module per command."""

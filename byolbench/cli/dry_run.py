@@ -1,0 +1,65 @@
+"""``byolbench run --dry-run``: cells, their configs and a compute estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from rich.table import Table
+from torch.utils.flop_counter import FlopCounterMode
+
+from byolbench.bench.matrix import Cell, diff_from_defaults
+from byolbench.cli.console import console
+from byolbench.data.catalog import CATALOG
+from byolbench.data.registry import split_name
+from byolbench.errors import ByolbenchError
+from byolbench.train.trainer import build_model
+
+# Per image and step: online forward+backward of two views (3 forwards each) and the target's
+# forward of two views.
+FORWARDS_PER_IMAGE = 8
+
+
+def forward_flops(cell: Cell, image_size: int) -> int:
+    """FLOPs of one backbone+projector forward of one image, counted on the meta device."""
+    with torch.device("meta"):
+        model = build_model(cell.config, image_size)
+        x = torch.empty(2, 3, image_size, image_size)
+        with FlopCounterMode(display=False) as counter:
+            model.projector(model.backbone(x))
+    return counter.get_total_flops() // 2
+
+
+def _estimate(cell: Cell) -> tuple[str, str, str]:
+    entry = CATALOG.get(split_name(cell.dataset)[0])
+    size = cell.config.data.image_size or (entry.image_size if entry else 224)
+    try:
+        flops = forward_flops(cell, size) * FORWARDS_PER_IMAGE
+    except (ByolbenchError, RuntimeError, NotImplementedError) as exc:
+        return f"{size}", "?", f"? ({type(exc).__name__})"
+    if entry is None:
+        return f"{size}", "?", f"{flops / 1e9:.2f} GFLOP/img"
+    images = entry.pretrain_images
+    if cell.config.data.max_train_samples:
+        images = min(images, cell.config.data.max_train_samples)
+    steps_per_epoch = images // cell.config.train.batch_size
+    steps = steps_per_epoch * cell.config.train.epochs
+    total = flops * steps * cell.config.train.batch_size
+    return f"{size}", f"{steps:,}", f"{total / 1e15:.2f} PFLOP ({flops / 1e9:.2f} GFLOP/img)"
+
+
+def show_dry_run(cells: Sequence[Cell]) -> None:
+    """Prints one row per cell with its non-default settings and compute estimate."""
+    table = Table(title=f"{len(cells)} cell(s) (nothing is trained in a dry run)")
+    for column in ("cell", "image px", "optimizer steps*", "compute", "settings differing "
+                   "from defaults"):
+        table.add_column(column, overflow="fold")
+    for cell in cells:
+        diff = diff_from_defaults(cell.config)
+        shown = ", ".join(f"{k}={v}" for k, v in diff.items())
+        table.add_row(cell.cell_id, *_estimate(cell), shown)
+    console.print(table)
+    console.print(
+        "[dim]* per process with one process; compute = 8 backbone forwards per image per "
+        "step (online fwd+bwd of two views, target fwd of two views), multiply-adds x 2[/]"
+    )

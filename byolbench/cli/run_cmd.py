@@ -1,0 +1,210 @@
+"""``byolbench run``: pretrain-then-evaluate matrices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from byolbench.bench.matrix import (
+    MatrixSpec,
+    expand,
+    parse_seeds,
+    spec_from_file,
+    split_list,
+)
+from byolbench.bench.presets import preset_overrides
+from byolbench.bench.runner import CellOutcome, RunCallbacks, RunOptions, run_matrix
+from byolbench.cli.console import console, is_main_process, setup_logging
+from byolbench.cli.dry_run import show_dry_run
+from byolbench.cli.tables import show_and_write_summary
+from byolbench.config import parse_overrides
+
+QUICK_HINT = "no backbones, datasets or --config given: running the quick CPU preset"
+
+
+def _spec(
+    config_file: Path | None,
+    backbones: str | None,
+    datasets: str | None,
+    augmentations: str | None,
+    seeds: str | None,
+    preset: str | None,
+) -> MatrixSpec:
+    """The matrix from a file or the command line; the quick preset when nothing is named."""
+    if config_file is not None:
+        spec = spec_from_file(config_file)
+    elif not backbones and not datasets:
+        quick = preset_overrides("quick")
+        spec = MatrixSpec([quick["model.backbone"]], [quick["data.dataset"]], preset="quick")
+        console.print(f"[dim]{QUICK_HINT}[/]")
+    else:
+        spec = MatrixSpec([], [], preset="standard")
+    if backbones:
+        spec.backbones = split_list(backbones)
+    if datasets:
+        spec.datasets = split_list(datasets)
+    if augmentations:
+        spec.augmentations = split_list(augmentations)
+    if seeds:
+        spec.seeds = parse_seeds(split_list(seeds), "--seeds")
+    if preset:
+        spec.preset = preset
+    return spec
+
+
+def run(
+    backbones: Annotated[str | None, typer.Option(
+        help="Comma-separated timm names, aliases (resnet18, resnet50, vit_tiny, vit_small) "
+        "or plugin backbones.")] = None,
+    datasets: Annotated[str | None, typer.Option(
+        help="Comma-separated datasets (byolbench list datasets), e.g. cifar10,imagefolder:PATH."
+    )] = None,
+    augmentations: Annotated[str | None, typer.Option(
+        help="Comma-separated augmentation presets (auto, byol, byol-small, ...).")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Pretraining epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Images per process per step (global batch = this x processes x accumulation)."
+    )] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="TOML matrix file (see benchmarks/*.toml).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Starting recipe: quick (the default without backbones/datasets), standard "
+        "(small-image recipe, the default otherwise) or paper (ImageNet recipe).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Dotted override, repeatable; wins over everything, e.g. "
+        "--set optim.lr=0.5")] = None,
+    results_dir: Annotated[Path, typer.Option(help="Where runs.csv and run folders go.")] = Path(
+        "results"),
+    data_dir: Annotated[str | None, typer.Option(
+        help="Dataset folder (default $BYOLBENCH_DATA or ~/.cache/byolbench/data).")] = None,
+    mixed_precision: Annotated[str | None, typer.Option(
+        help="auto (bf16 where supported), no, bf16 or fp16.")] = None,
+    max_train_samples: Annotated[int | None, typer.Option(
+        help="Use only N training images (quick runs); 0 uses all.")] = None,
+    log_with: Annotated[str, typer.Option(
+        help="Also log to tensorboard, wandb or mlflow.")] = "",
+    cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        help="Print the cells, their configs and a compute estimate; train nothing.")] = False,
+    fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed cell.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+) -> None:
+    """Pretrain each backbone x dataset x augmentation x seed, evaluate, and tabulate.
+
+    Without options it runs the quick preset: ResNet-18 on the embedded cifar10-mini for
+    about ten minutes on two CPU cores, then kNN and linear probe for BYOL and random init.
+
+    Examples:
+
+        byolbench run
+
+        byolbench run --backbones resnet18,vit_small --datasets cifar10 --seeds 0,1,2
+
+        byolbench run --config benchmarks/cifar10.toml --set train.epochs=100
+
+        accelerate launch -m byolbench run --config benchmarks/cifar10.toml
+    """
+    setup_logging(verbose)
+    spec = _spec(config, backbones, datasets, augmentations, seeds, preset)
+    cli: dict[str, Any] = {}
+    for key, value in (
+        ("train.epochs", epochs),
+        ("train.batch_size", batch_size),
+        ("data.data_dir", data_dir),
+        ("train.mixed_precision", mixed_precision),
+        ("data.max_train_samples", max_train_samples),
+    ):
+        if value is not None:
+            cli[key] = value
+    spec.cli = cli
+    spec.sets = parse_overrides(set_ or [])
+    cells = expand(spec)
+    if dry_run:
+        show_dry_run(cells)
+        return
+    main = is_main_process()
+    options = RunOptions(results_dir=results_dir, log_with=log_with, fail_fast=fail_fast, cpu=cpu)
+    with _RunDisplay(enabled=main) as display:
+        outcomes = run_matrix(cells, options, display.callbacks())
+    if main:
+        _print_outcomes(outcomes)
+        show_and_write_summary(results_dir, {c.dataset for c in cells})
+
+
+def _print_outcomes(outcomes: list[CellOutcome]) -> None:
+    done = sum(o.status == "done" for o in outcomes)
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    console.print(
+        f"[bold]{done}[/] cell(s) run, [bold]{skipped}[/] already finished and skipped, "
+        f"[bold]{'red' if failed else 'green'}]{len(failed)}[/] failed"
+    )
+    for outcome in failed:
+        console.print(f"[red]  failed {outcome.cell.cell_id}: {outcome.error.splitlines()[0]}[/]")
+
+
+class _RunDisplay:
+    """A rich progress bar for the current cell, with the newest metrics beside it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            console=console,
+            disable=not enabled,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> _RunDisplay:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def callbacks(self) -> RunCallbacks:
+        """Hooks feeding the display."""
+        return RunCallbacks(
+            on_cell=self._on_cell, on_step=self._on_step, on_log=self._on_log,
+            on_phase=self._on_phase, on_outcome=self._on_outcome,
+        )
+
+    def _on_cell(self, cell: Any, index: int, total: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        label = f"[{index + 1}/{total}] {cell.backbone} / {cell.dataset} / seed {cell.seed}"
+        self.task = self.progress.add_task(label, total=None, metrics="")
+
+    def _on_step(self, step: int, total: int) -> None:
+        self.progress.update(self.task, completed=step, total=total)
+
+    def _on_log(self, record: dict[str, Any]) -> None:
+        text = (
+            f"loss {record['loss']:.3f}  tau {record['tau']:.4f}  lr {record['lr']:.3g}  "
+            f"std {record['projection_std']:.3f}  {record['images_per_second']:.0f} img/s"
+        )
+        self.progress.update(self.task, metrics=text)
+
+    def _on_phase(self, text: str) -> None:
+        if self.task is not None and text.startswith("evaluating"):
+            self.progress.update(self.task, metrics=f"[cyan]{text}[/]")
+
+    def _on_outcome(self, outcome: CellOutcome) -> None:
+        if outcome.status == "skipped":
+            self.progress.console.print(f"[dim]skipped finished cell {outcome.cell.cell_id}[/]")

@@ -1,0 +1,122 @@
+"""Datasets torchvision downloads: CIFAR-10/100 (also read from an ImageFolder copy).
+
+Downloads run through torchvision into the data directory. Offline with no copy present, the
+error says where byolbench looked and how to provide the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
+from byolbench.data.imagefolder import load_image_folder
+from byolbench.data.registry import DATASETS, DatasetRequest
+from byolbench.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+def _to_split(images: Any, labels: Any, channels_last_input: bool = True) -> ImageSplit:
+    array = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
+    if array.ndim == 3:  # (N, H, W) grayscale
+        array = array.unsqueeze(1)
+    elif channels_last_input:
+        array = array.permute(0, 3, 1, 2)
+    return ImageSplit(array.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64))
+
+
+def fetch_torchvision(
+    name: str,
+    request: DatasetRequest,
+    build: Callable[[bool], Any],
+    looked_for: str,
+) -> Any:
+    """Opens a torchvision dataset, downloading it when allowed and missing.
+
+    Args:
+        name: Dataset name for messages.
+        request: The dataset request (root, download permission).
+        build: ``build(download)`` constructs the torchvision dataset object.
+        looked_for: What was looked for, named in the error.
+
+    Raises:
+        DataError: When it is missing and cannot be downloaded.
+    """
+    try:
+        return build(False)
+    except RuntimeError:
+        pass  # not there yet
+    if not request.download:
+        raise DataError(
+            f"{name} not found in {request.root} (looked for {looked_for}) and downloads are "
+            "off; allow them or put a copy there (--data-dir or BYOLBENCH_DATA)"
+        )
+    try:
+        return build(True)
+    except Exception as exc:  # network failures surface as many exception types
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(
+            f"{name} not found in {request.root} (looked for {looked_for}) and the download "
+            f"failed ({reason}); download it once with network access, or put a copy there "
+            "(--data-dir or BYOLBENCH_DATA)"
+        ) from exc
+
+
+def _folder_copy(request: DatasetRequest, name: str, classes: tuple[str, ...]) -> Path | None:
+    """An ImageFolder copy of ``name`` in the data directory, if there is one."""
+    for candidate in (request.root / name, request.root / f"{name}-jpeg", request.root):
+        train = candidate / "train"
+        if train.is_dir() and (candidate / "test").is_dir():
+            found = {p.name for p in train.iterdir() if p.is_dir()}
+            if found == set(classes):
+                return candidate
+    return None
+
+
+def _cifar(request: DatasetRequest, name: str, tv_class: str, folder: str, mean: tuple,
+           std: tuple, classes: tuple[str, ...] | None) -> DatasetSplits:
+    import torchvision.datasets as tvd
+
+    copy = _folder_copy(request, name, classes) if classes else None
+    if copy is not None:
+        logger.info("reading %s from the ImageFolder copy in %s", name, copy)
+        splits = load_image_folder(copy, request, name)
+        info = DatasetInfo(name, 32, 3, splits.info.class_names, mean, std)
+        return DatasetSplits(info, splits.train, splits.train, splits.test)
+    cls = getattr(tvd, tv_class)
+    looked = f"{folder}/ or {name}/train/<class>/ and {name}/test/<class>/"
+
+    def build(train: bool) -> Callable[[bool], Any]:
+        return lambda download: cls(str(request.root), train=train, download=download)
+
+    train_set = fetch_torchvision(name, request, build(True), looked)
+    test_set = fetch_torchvision(name, request, build(False), looked)
+    train = _to_split(train_set.data, train_set.targets)
+    test = _to_split(test_set.data, test_set.targets)
+    info = DatasetInfo(name, 32, 3, tuple(train_set.classes), mean, std)
+    return DatasetSplits(info, train, train, test)
+
+
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+
+
+@DATASETS.register("cifar10")
+def cifar10(request: DatasetRequest) -> DatasetSplits:
+    """CIFAR-10 (Krizhevsky 2009): 50,000 train / 10,000 test, 32 px, 10 classes."""
+    return _cifar(request, "cifar10", "CIFAR10", "cifar-10-batches-py",
+                  (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), CIFAR10_CLASSES)
+
+
+@DATASETS.register("cifar100")
+def cifar100(request: DatasetRequest) -> DatasetSplits:
+    """CIFAR-100: 50,000 train / 10,000 test, 32 px, 100 classes."""
+    return _cifar(request, "cifar100", "CIFAR100", "cifar-100-python",
+                  (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), None)

@@ -1,0 +1,79 @@
+"""Creating the Accelerator for a run (one per matrix cell)."""
+
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState, PartialState
+
+from byolbench.errors import ConfigError
+from byolbench.train.precision import resolve_mixed_precision
+
+TRACKERS = ("tensorboard", "wandb", "mlflow")
+
+
+def _device_type() -> str:
+    return PartialState().device.type
+
+
+def make_accelerator(
+    mixed_precision: str = "auto",
+    grad_accum_steps: int = 1,
+    log_with: str = "",
+    project_dir: str | None = None,
+    cpu: bool = False,
+) -> Accelerator:
+    """Builds an Accelerator, resetting the one a previous matrix cell left behind.
+
+    Args:
+        mixed_precision: ``auto``, ``no``, ``bf16`` or ``fp16``.
+        grad_accum_steps: Micro-batches per optimizer step.
+        log_with: Optional tracker (``tensorboard``, ``wandb`` or ``mlflow``).
+        project_dir: Where trackers write.
+        cpu: Force the CPU even where a GPU is present.
+
+    Raises:
+        ConfigError: For an unknown tracker or one whose package is missing.
+    """
+    if AcceleratorState._shared_state:
+        AcceleratorState._reset_state(reset_partial_state=False)
+        GradientState._reset_state()
+    device_type = "cpu" if cpu else _device_type()
+    precision = resolve_mixed_precision(mixed_precision, device_type)
+    trackers = None
+    if log_with:
+        if log_with not in TRACKERS:
+            raise ConfigError(f"--log-with {log_with!r} is invalid; valid: {', '.join(TRACKERS)}")
+        _require_tracker(log_with)
+        trackers = log_with
+    return Accelerator(
+        mixed_precision=precision,
+        gradient_accumulation_steps=grad_accum_steps,
+        log_with=trackers,
+        project_dir=project_dir,
+        cpu=cpu,
+        step_scheduler_with_optimizer=False,
+    )
+
+
+def _require_tracker(name: str) -> None:
+    import importlib.util
+
+    module = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}[name]
+    if importlib.util.find_spec(module) is None and not (
+        name == "tensorboard" and importlib.util.find_spec("tensorboardX") is not None
+    ):
+        raise ConfigError(
+            f"--log-with {name} needs the {module} package; install it with "
+            f"pip install 'byolbench[{name}]' (or pip install {module})"
+        )
+
+
+def is_distributed(accelerator: Accelerator) -> bool:
+    """Whether more than one process trains."""
+    return accelerator.num_processes > 1
+
+
+def device_of(accelerator: Accelerator) -> torch.device:
+    """The accelerator's device."""
+    return accelerator.device

@@ -1,0 +1,86 @@
+"""Optimizers (LARS, SGD, AdamW) with BYOL's parameter groups, and the LR schedule.
+
+Biases and normalisation parameters (every parameter with one dimension) get no weight decay
+and, under LARS, no trust-ratio adaptation. Target parameters are never handed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from timm.optim import Lars
+from torch import nn
+
+from byolbench.config import OptimConfig
+from byolbench.errors import ConfigError
+
+
+def split_decay_groups(
+    named_params: Iterable[tuple[str, nn.Parameter]],
+) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Splits trainable parameters into (weights, biases-and-norm-parameters)."""
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
+    for _name, param in named_params:
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim <= 1 else decay).append(param)
+    return decay, no_decay
+
+
+def scaled_lr(config: OptimConfig, global_batch: int) -> float:
+    """The linear scaling rule: ``lr * global_batch / 256``."""
+    return config.lr * global_batch / 256.0
+
+
+def build_optimizer(
+    named_params: Iterable[tuple[str, nn.Parameter]], config: OptimConfig, global_batch: int
+) -> torch.optim.Optimizer:
+    """Builds the optimizer over the ONLINE parameters.
+
+    Args:
+        named_params: ``(name, parameter)`` pairs of the online network only.
+        config: Optimizer settings.
+        global_batch: Images per optimizer step over all processes.
+    """
+    decay, no_decay = split_decay_groups(named_params)
+    lr = scaled_lr(config, global_batch)
+    if config.name == "lars":
+        groups = [
+            {"params": decay, "weight_decay": config.weight_decay, "always_adapt": True},
+            {"params": no_decay, "weight_decay": 0.0, "always_adapt": False},
+        ]
+        return Lars(groups, lr=lr, momentum=config.momentum, trust_coeff=config.lars_eta)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
+    if config.name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ConfigError(f"optim.name={config.name!r} is invalid; valid: lars, sgd, adamw")
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, peak_lr: float) -> float:
+    """Linear warm-up from ``peak_lr / warmup_steps`` to ``peak_lr``, then cosine to 0.
+
+    Args:
+        step: Optimizer step about to be taken (0-based).
+        total_steps: Optimizer steps of the whole run.
+        warmup_steps: Steps of linear warm-up.
+        peak_lr: Learning rate at the end of warm-up.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return peak_lr * (step + 1) / warmup_steps
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    return peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Sets every parameter group's learning rate."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -1,0 +1,439 @@
+"""BYOL pretraining through HF Accelerate: one loop for CPU, one GPU and many processes.
+
+The loop knows BYOL only as ``loss = model(v1, v2).loss`` and ``update_target(tau)``. The EMA
+and the learning rate move once per OPTIMIZER step (under ``sync_gradients``), never per
+micro-batch. Metrics stay on the device and are read every ``train.log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import nn
+
+from byolbench.augment.presets import create_augmentation
+from byolbench.byol.model import BYOL
+from byolbench.byol.momentum import tau_schedule
+from byolbench.config import RunConfig
+from byolbench.data.base import DatasetSplits
+from byolbench.errors import ConfigError, TrainingError
+from byolbench.models.backbone import backbone_spec, create_backbone
+from byolbench.train.batches import ShardedBatches
+from byolbench.train.checkpoint import CheckpointManager, TrainState
+from byolbench.train.metrics import (
+    DeviceMeter,
+    MetricsFile,
+    collapse_message,
+    healthy_std,
+)
+from byolbench.train.optim import build_optimizer, scaled_lr, set_lr, warmup_cosine
+
+logger = logging.getLogger(__name__)
+
+ON_DEVICE_MAX_BYTES = 8 * 1024**3
+
+
+class TrainingInterrupted(TrainingError):
+    """Training stopped on Ctrl-C or SIGTERM after writing a checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    """What pretraining produced.
+
+    Attributes:
+        model: The BYOL module (unwrapped), in train mode.
+        state: Final counters.
+        total_steps: Optimizer steps the schedule spans.
+        images_per_second: Training throughput over all processes.
+        resumed_from: The checkpoint the run resumed from, if any.
+        history: Logged metric records.
+    """
+
+    model: BYOL
+    state: TrainState
+    total_steps: int
+    images_per_second: float
+    resumed_from: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
+    """Training resolution: ``data.image_size`` or the dataset's native size."""
+    return config.data.image_size or splits.info.image_size
+
+
+def build_model(config: RunConfig, image_size: int) -> BYOL:
+    """Builds the BYOL module for ``config`` (seed the RNG first for a reproducible init)."""
+    backbone = create_backbone(
+        config.model.backbone,
+        image_size,
+        pretrained=config.model.pretrained,
+        small_image_stem=config.model.small_image_stem,
+    )
+    return BYOL(
+        backbone,
+        backbone_spec(backbone).num_features,
+        projector_hidden_dim=config.model.projector_hidden_dim,
+        projector_dim=config.model.projector_dim,
+        predictor_hidden_dim=config.model.predictor_hidden_dim,
+        use_predictor=config.model.use_predictor,
+    )
+
+
+def _uses_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+class _StopSignal:
+    """Turns the first Ctrl-C or SIGTERM into a flag the loop checks at step boundaries.
+
+    A second Ctrl-C interrupts at once (then only the newest checkpoint is kept).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                break
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        logger.warning("stop requested: finishing the step and writing a checkpoint")
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+class Trainer:
+    """Pretrains BYOL on an in-memory split.
+
+    Args:
+        config: The run configuration.
+        splits: The loaded dataset.
+        accelerator: The Accelerator of this run (see ``make_accelerator``).
+        run_dir: Folder for ``metrics.jsonl`` and ``checkpoints/``; ``None`` keeps nothing.
+        on_step: Called after each optimizer step as ``on_step(step, total_steps)``.
+        on_log: Called with each metrics record (every ``log_every`` steps).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        splits: DatasetSplits,
+        accelerator: Accelerator,
+        run_dir: Path | None = None,
+        on_step: Callable[[int, int], None] | None = None,
+        on_log: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.splits = splits
+        self.accelerator = accelerator
+        self.run_dir = run_dir
+        self.on_step = on_step
+        self.on_log = on_log
+        self.checkpoints = (
+            CheckpointManager(run_dir / "checkpoints", config.train.keep_checkpoints)
+            if run_dir is not None
+            else None
+        )
+        self.metrics = MetricsFile(run_dir / "metrics.jsonl" if run_dir is not None else None)
+        self.ema_updates = 0
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _prepare_model(self, image_size: int) -> tuple[BYOL, nn.Module, torch.optim.Optimizer]:
+        cfg = self.config
+        set_seed(cfg.train.seed)
+        model = build_model(cfg, image_size)
+        if (
+            self.accelerator.num_processes > 1
+            and cfg.model.sync_batchnorm
+            and _uses_batchnorm(model)
+        ):
+            if self.accelerator.device.type == "cpu":
+                logger.warning(
+                    "SyncBatchNorm needs GPUs; on CPU processes BatchNorm stays per process"
+                )
+            else:
+                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if cfg.model.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        online = [
+            (name, p) for name, p in model.named_parameters() if not name.startswith("target_")
+        ]
+        optimizer = build_optimizer(online, cfg.optim, self.global_batch)
+        wrapped, optimizer = self.accelerator.prepare(model, optimizer)
+        if cfg.train.compile:
+            wrapped = torch.compile(wrapped)
+        return model, wrapped, optimizer
+
+    @property
+    def global_batch(self) -> int:
+        """Images per optimizer step over all processes."""
+        cfg = self.config.train
+        return cfg.batch_size * self.accelerator.num_processes * cfg.grad_accum_steps
+
+    def _images_on_device(self) -> torch.Tensor:
+        images = self.splits.pretrain.images
+        device = self.accelerator.device
+        if device.type != "cpu" and images.numel() <= ON_DEVICE_MAX_BYTES:
+            return images.to(device)
+        return images
+
+    # -- loop ------------------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        """Trains (resuming from the newest valid checkpoint) and returns the model."""
+        cfg = self.config
+        acc = self.accelerator
+        image_size = image_size_for(cfg, self.splits)
+        raw, model, optimizer = self._prepare_model(image_size)
+        augment = create_augmentation(
+            cfg.augment.preset, image_size, self.splits.info.mean, self.splits.info.std,
+            cfg.augment.crop_min_scale,
+        )
+        batches = ShardedBatches(
+            len(self.splits.pretrain), cfg.train.batch_size, acc.num_processes,
+            acc.process_index, cfg.train.seed,
+        )
+        accum = cfg.train.grad_accum_steps
+        steps_per_epoch = len(batches) // accum
+        if steps_per_epoch == 0:
+            raise ConfigError(
+                f"train.batch_size={cfg.train.batch_size} x {acc.num_processes} process(es) x "
+                f"{accum} accumulation step(s) exceeds the {len(self.splits.pretrain)} "
+                "pretraining images; lower the batch size"
+            )
+        usable = steps_per_epoch * accum  # micro-batches per epoch
+        total_steps = steps_per_epoch * cfg.train.epochs
+        warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
+        peak_lr = scaled_lr(cfg.optim, self.global_batch)
+        stop_at = min(total_steps, cfg.train.max_steps) if cfg.train.max_steps else total_steps
+
+        generator = torch.Generator(device=acc.device)
+        generator.manual_seed(cfg.train.seed * 1_000_003 + 7919 * acc.process_index + 1)
+        state, resumed_from = self._resume(raw, optimizer, generator)
+        if acc.is_main_process:
+            self.metrics.truncate_after(state.step)
+
+        images = self._images_on_device()
+        meter = DeviceMeter()
+        history: list[dict[str, Any]] = []
+        set_lr(optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr))
+        model.train()
+        window_start, window_images = time.perf_counter(), 0
+        session_start = time.perf_counter()
+        seconds_before = state.train_seconds
+        saved_step = state.step if resumed_from else -1
+
+        def checkpoint() -> None:
+            nonlocal saved_step
+            state.train_seconds = seconds_before + time.perf_counter() - session_start
+            self._check_finite_before_save(meter, state)
+            self._save(raw, optimizer, generator, state)
+            saved_step = state.step
+
+        with _StopSignal() as stop:
+            try:
+                while state.step < stop_at:
+                    todo = batches.epoch(state.epoch, state.batch_in_epoch)
+                    for indices in todo[: usable - state.batch_in_epoch]:
+                        batch = images[indices.to(images.device)].to(acc.device, non_blocking=True)
+                        with acc.accumulate(model):
+                            view1, view2 = augment(batch, generator)
+                            if cfg.model.channels_last:
+                                view1 = view1.contiguous(memory_format=torch.channels_last)
+                                view2 = view2.contiguous(memory_format=torch.channels_last)
+                            out = model(view1, view2)
+                            acc.backward(out.loss)
+                            if acc.sync_gradients and cfg.optim.grad_clip > 0:
+                                acc.clip_grad_norm_(raw.online_parameters(), cfg.optim.grad_clip)
+                            optimizer.step()
+                            optimizer.zero_grad(set_to_none=True)
+                        meter.add(out.loss, out.projection_std)
+                        state.batch_in_epoch += 1
+                        state.images_seen += batches.global_batch
+                        window_images += batches.global_batch
+                        if not acc.sync_gradients:
+                            continue
+                        raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
+                        self.ema_updates += 1
+                        state.step += 1
+                        set_lr(optimizer, warmup_cosine(state.step, total_steps, warmup_steps,
+                                                        peak_lr))
+                        if self.on_step is not None:
+                            self.on_step(state.step, stop_at)
+                        logged = state.step % cfg.train.log_every == 0 or state.step == stop_at
+                        if logged:
+                            elapsed = time.perf_counter() - window_start
+                            history.append(self._log(
+                                meter, state, total_steps, optimizer,
+                                window_images / max(elapsed, 1e-9), raw,
+                            ))
+                            window_start, window_images = time.perf_counter(), 0
+                        if self._stop_agreed(stop.requested, logged):
+                            checkpoint()
+                            raise TrainingInterrupted(
+                                f"training stopped at step {state.step}/{stop_at}; a checkpoint "
+                                "was saved; run the same command again to resume"
+                            )
+                        every = cfg.train.checkpoint_every
+                        if every and state.step % every == 0:
+                            checkpoint()
+                        if state.step >= stop_at:
+                            break
+                    if state.batch_in_epoch >= usable:
+                        state.epoch += 1
+                        state.batch_in_epoch = 0
+                        checkpoint()
+                if saved_step != state.step:
+                    checkpoint()
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(
+                    f"training interrupted at step {state.step}/{stop_at}; the newest checkpoint "
+                    "is kept; run the same command again to resume"
+                ) from None
+        state.train_seconds = seconds_before + time.perf_counter() - session_start
+        throughput = state.images_seen / max(state.train_seconds, 1e-9)
+        return TrainResult(raw, state, total_steps, throughput, resumed_from, history)
+
+    def _stop_agreed(self, requested: bool, logged: bool) -> bool:
+        """Whether to stop now; with several processes all must agree, checked at log steps."""
+        acc = self.accelerator
+        if acc.num_processes == 1:
+            return requested
+        if not logged:
+            return False
+        flag = torch.tensor([1.0 if requested else 0.0], device=acc.device)
+        return bool(acc.reduce(flag, "sum").item() > 0)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _log(
+        self,
+        meter: DeviceMeter,
+        state: TrainState,
+        total_steps: int,
+        optimizer: torch.optim.Optimizer,
+        images_per_second: float,
+        raw: BYOL,
+    ) -> dict[str, Any]:
+        acc = self.accelerator
+        reduce = (lambda t: acc.reduce(t, "mean")) if acc.num_processes > 1 else None
+        loss, std = meter.read(reduce)
+        if not math.isfinite(loss):
+            self._raise_non_finite(state, loss)
+        state.last_finite_loss = loss
+        tau = tau_schedule(state.step, total_steps, self.config.byol.tau_base)
+        record = {
+            "step": state.step,
+            "epoch": state.epoch,
+            "loss": loss,
+            "lr": optimizer.param_groups[0]["lr"],
+            "tau": tau,
+            "projection_std": std,
+            "images_per_second": images_per_second,
+        }
+        self._watch_collapse(state, std, raw.projector_dim)
+        if acc.is_main_process:
+            self.metrics.write(record)
+            if acc.trackers:
+                acc.log({k: v for k, v in record.items() if k != "step"}, step=state.step)
+        if self.on_log is not None:
+            self.on_log(record)
+        return record
+
+    def _watch_collapse(self, state: TrainState, std: float, projector_dim: int) -> None:
+        threshold = self.config.train.collapse_threshold
+        if std < threshold * healthy_std(projector_dim):
+            state.low_std_count += 1
+        else:
+            state.low_std_count = 0
+        if state.low_std_count >= self.config.train.collapse_window and not state.collapse_warned:
+            state.collapse_warned = True
+            logger.warning(collapse_message(state.step, std, threshold, projector_dim))
+
+    def _check_finite_before_save(self, meter: DeviceMeter, state: TrainState) -> None:
+        """Never checkpoint weights that a non-finite loss has already touched."""
+        pending = meter.pending_loss_sum()
+        if pending is None:
+            return
+        if self.accelerator.num_processes > 1:
+            pending = self.accelerator.reduce(pending.clone(), "sum")
+        if not math.isfinite(float(pending)):
+            self._raise_non_finite(state, float(pending))
+
+    def _raise_non_finite(self, state: TrainState, loss: float) -> None:
+        raise TrainingError(
+            f"non-finite loss ({loss}) by step {state.step}; last finite loss "
+            f"{state.last_finite_loss:.4f}; the newest good checkpoint is kept. Lower optim.lr, "
+            "set optim.grad_clip (e.g. 1.0), or use train.mixed_precision=no/bf16 instead of fp16"
+        )
+
+    def _rng_state(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        states = {"torch": torch.get_rng_state(), "augment": generator.get_state()}
+        if torch.cuda.is_available() and self.accelerator.device.type == "cuda":
+            states["cuda"] = torch.cuda.get_rng_state(self.accelerator.device)
+        return states
+
+    def _save(
+        self,
+        raw: BYOL,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        state: TrainState,
+    ) -> None:
+        if self.checkpoints is None:
+            return
+        self.checkpoints.save(
+            self.accelerator, raw, optimizer, state, self._rng_state(generator),
+            extra={"config_hash": self.config.config_hash()},
+        )
+
+    def _resume(
+        self, raw: BYOL, optimizer: torch.optim.Optimizer, generator: torch.Generator
+    ) -> tuple[TrainState, str]:
+        """Loads the newest valid checkpoint, if any; returns the state and its path."""
+        if self.checkpoints is None:
+            return TrainState(), ""
+        found = self.checkpoints.latest_valid()
+        if found is None:
+            return TrainState(), ""
+        path, record = found
+        expected = self.config.config_hash()
+        if record.get("config_hash") not in (None, expected):
+            raise ConfigError(
+                f"checkpoint {path} belongs to a different configuration "
+                f"({record.get('config_hash')} != {expected}); use another run directory "
+                "or delete it to start over"
+            )
+        state, rng = CheckpointManager.load(path, record, self.accelerator, raw, optimizer)
+        if rng is not None:
+            torch.set_rng_state(rng["torch"])
+            generator.set_state(rng["augment"])
+            if "cuda" in rng and self.accelerator.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.accelerator.device)
+        logger.info("resumed from %s (step %d)", path, state.step)
+        return state, str(path)

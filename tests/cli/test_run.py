@@ -1,0 +1,61 @@
+"""End to end: a tiny matrix through the real CLI."""
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from byolbench.bench.store import RESULT_COLUMNS
+from byolbench.cli.main import app
+
+TINY_ARGS = [
+    "run", "--backbones", "test_resnet", "--datasets", "cifar10-mini", "--epochs", "1",
+    "--batch-size", "32", "--max-train-samples", "256", "--mixed-precision", "no",
+    "--set", "model.projector_hidden_dim=32", "--set", "model.predictor_hidden_dim=32",
+    "--set", "model.projector_dim=16", "--set", "eval.linear_max_iter=30",
+]
+
+
+def test_tiny_matrix_end_to_end(tmp_path):
+    runner = CliRunner()
+    args = [*TINY_ARGS, "--results-dir", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "runs.csv")
+    assert list(frame.columns) == list(RESULT_COLUMNS)
+    assert len(frame) == 4
+    assert set(zip(frame["method"], frame["protocol"], strict=True)) == {
+        ("byol", "knn"), ("byol", "linear"), ("random", "knn"), ("random", "linear")}
+    assert frame["top1"].between(0, 100).all() and (frame["top5"] >= frame["top1"]).all()
+    assert (frame["top1"] > 10).any()  # better than chance somewhere on 10 classes
+    assert (frame["backbone"] == "test_resnet").all() and (frame["dataset"] == "cifar10-mini").all()
+    assert (frame["epochs"] == 1).all() and (frame["batch_size"] == 32).all()
+    assert (frame["steps"] == 256 // 32).all()
+    assert (frame["pretrain_seconds"] > 0).all() and (frame["images_per_second"] > 0).all()
+    assert frame["timestamp"].notna().all() and frame["config_hash"].nunique() == 1
+    assert "cifar10-mini: top-1 accuracy" in result.output
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| test_resnet |" in summary
+    run_dir = tmp_path / "runs" / frame["cell_id"].iloc[0]
+    for name in ("config.json", "env.json", "metrics.jsonl", "eval.json", "model.safetensors"):
+        assert (run_dir / name).is_file(), name
+    assert not (run_dir / "checkpoints").exists()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "1 already finished" in again.output.replace("\n", " ") or "skipped" in again.output
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 4  # nothing repeated
+
+
+def test_unknown_backbone_is_one_red_line(tmp_path):
+    from byolbench.cli.main import main
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "byolbench", "run", "--backbones", "resnet_18", "--datasets",
+         "cifar10-mini", "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    del main
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "resnet18" in lines[0] and "Traceback" not in proc.stderr

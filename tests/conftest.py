@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny synthetic datasets and an isolated data directory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own BYOLBENCH_DATA so caches never touch the user's home."""
+    monkeypatch.setenv("BYOLBENCH_DATA", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("BYOLBENCH_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("BYOLBENCH_BLOCK_PLUGINS", raising=False)
+
+
+def make_splits(n_train: int = 64, n_test: int = 32, size: int = 16, classes: int = 4,
+                seed: int = 0) -> DatasetSplits:
+    """Random images whose class shifts the mean colour, so features can separate them."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> ImageSplit:
+        labels = torch.arange(n) % classes
+        base = torch.randint(0, 120, (n, 3, size, size), generator=generator)
+        images = (base + labels.view(-1, 1, 1, 1) * 40).clamp(0, 255).to(torch.uint8)
+        return ImageSplit(images, labels)
+
+    train = split(n_train)
+    info = DatasetInfo("synthetic", size, 3, tuple(f"c{i}" for i in range(classes)),
+                       (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    return DatasetSplits(info, train, train, split(n_test))
+
+
+@pytest.fixture
+def tiny_splits() -> DatasetSplits:
+    """64 train / 32 test images of 16 px, 4 classes."""
+    return make_splits()

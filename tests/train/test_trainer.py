@@ -1,0 +1,62 @@
+import torch
+
+from byolbench.byol.model import BYOL
+from byolbench.train.accel import make_accelerator
+from byolbench.train.trainer import Trainer
+from tests.train.helpers import tiny_config
+
+
+def _count_ema(monkeypatch):
+    calls = []
+    original = BYOL.update_target
+
+    def counting(self, tau):
+        calls.append(tau)
+        return original(self, tau)
+
+    monkeypatch.setattr(BYOL, "update_target", counting)
+    return calls
+
+
+def test_ema_runs_once_per_optimizer_step_with_accumulation(monkeypatch, tiny_splits):
+    calls = _count_ema(monkeypatch)
+    steps = []
+    config = tiny_config(**{"train.grad_accum_steps": 2})
+    trainer = Trainer(config, tiny_splits, make_accelerator("no", 2), None,
+                      on_step=lambda s, t: steps.append(s))
+    result = trainer.fit()
+    micro_batches = len(tiny_splits.pretrain) // 8  # 8 micro-batches of 8 images
+    assert micro_batches == 8
+    assert len(calls) == micro_batches // 2 == result.state.step == 4
+    assert steps == [1, 2, 3, 4]
+    assert trainer.global_batch == 16
+    assert calls == sorted(calls) and calls[0] == config.byol.tau_base
+
+
+def test_lr_scales_with_global_batch_and_follows_schedule(tiny_splits):
+    config = tiny_config(**{"optim.lr": 0.4, "optim.name": "sgd", "train.epochs": 2,
+                            "optim.warmup_epochs": 1.0})
+    records = []
+    Trainer(config, tiny_splits, make_accelerator("no"), None, on_log=records.append).fit()
+    # 8 steps/epoch; warm-up over 8 steps to 0.4 * 8 / 256; record after step 2 shows lr(2)
+    peak = 0.4 * 8 / 256
+    assert abs(records[0]["lr"] - peak * 3 / 8) < 1e-12
+    assert records[-1]["step"] == 16 and records[-1]["lr"] < 1e-12
+
+
+def test_training_changes_online_weights_and_target_follows(tiny_splits):
+    config = tiny_config()
+    torch.manual_seed(0)
+    result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+    model = result.model
+    online = [*model.backbone.parameters(), *model.projector.parameters()]
+    diffs = [(t - o).abs().max().item() for t, o in zip(model.target_parameters(), online,
+                                                        strict=True)]
+    assert max(diffs) > 0  # the target lags the online network
+    assert result.state.step == 8 and result.images_per_second > 0
+
+
+def test_max_steps_stops_early_but_keeps_the_schedule(tiny_splits):
+    config = tiny_config(**{"train.epochs": 4, "train.max_steps": 3})
+    result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+    assert result.state.step == 3 and result.total_steps == 32
