@@ -7,6 +7,9 @@ import torch
 
 from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
 
+# Tiny models run faster on one thread, and the suite shares two cores with other work.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):

@@ -11,10 +11,12 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+
 from byolbench.augment.transforms import IdentityTwoView, TwoViewTransform
 from byolbench.augment.view import ViewSpec
 from byolbench.errors import PluginError
-from byolbench.registry import Registry
+from byolbench.registry import Registry, signature_problem
 
 SMALL_IMAGE_MAX = 64
 
@@ -23,11 +25,47 @@ BYOL_VIEW1 = ViewSpec(blur_p=1.0, solarize_p=0.0)
 BYOL_VIEW2 = ViewSpec(blur_p=0.1, solarize_p=0.2)
 
 
+FACTORY_CALL = "fn(image_size, mean, std, **options) -> transform"
+PROBE_IMAGE_SIZE = 32
+
+
 def _validate_augmentation(name: str, factory: Any) -> None:
+    """The load-time contract: a callable taking image_size, mean and std as keywords."""
+    del name
     if not callable(factory):
         raise PluginError(
-            f"augmentation plugin {name!r} must point to a factory "
-            f"fn(image_size, mean, std) -> transform, got {type(factory).__name__}"
+            f"the entry point must name a factory {FACTORY_CALL}, got a "
+            f"{type(factory).__name__}; point it at the function (module:function)"
+        )
+    problem = signature_problem(factory, keywords=("image_size", "mean", "std"))
+    if problem:
+        raise PluginError(f"{problem}; an augmentation factory is called as {FACTORY_CALL}")
+
+
+def _probe_augmentation(name: str, factory: Any) -> None:
+    """Builds the preset at 32 px and checks its two views of a random uint8 batch."""
+    del factory
+    generator = torch.Generator().manual_seed(0)
+    size = PROBE_IMAGE_SIZE
+    images = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8, generator=generator)
+    views = create_augmentation(name, size, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))(images, generator)
+    ok = (
+        isinstance(views, (tuple, list))
+        and len(views) == 2
+        and all(
+            isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == (2, 3, size, size)
+            for v in views
+        )
+    )
+    if not ok:
+        got = [
+            tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+            for v in (views if isinstance(views, (tuple, list)) else [views])
+        ]
+        raise AUGMENTATIONS.contract_error(
+            name,
+            f"transform(uint8 (2, 3, {size}, {size}), generator) must return two float "
+            f"tensors of shape (2, 3, {size}, {size}); got {got}",
         )
 
 
@@ -37,6 +75,7 @@ AUGMENTATIONS: Registry[Callable[..., Any]] = Registry(
     validate=_validate_augmentation,
     hint="See `byolbench list augmentations`.",
 )
+AUGMENTATIONS.set_probe(_probe_augmentation)
 
 
 def _with_crop(spec: ViewSpec, crop_min_scale: float) -> ViewSpec:
@@ -99,14 +138,17 @@ def create_augmentation(
     Raises:
         PluginError: For an unknown name (with close matches) or a broken plugin.
     """
-    factory = AUGMENTATIONS.get(resolve_preset_name(name, image_size))
+    resolved = resolve_preset_name(name, image_size)
+    factory = AUGMENTATIONS.get(resolved)
     kwargs: dict[str, Any] = {}
     if "crop_min_scale" in inspect.signature(factory).parameters:
         kwargs["crop_min_scale"] = crop_min_scale
-    transform = factory(image_size=image_size, mean=tuple(mean), std=tuple(std), **kwargs)
+    with AUGMENTATIONS.guard(resolved, "to build"):
+        transform = factory(image_size=image_size, mean=tuple(mean), std=tuple(std), **kwargs)
     if not callable(transform):
-        raise PluginError(
-            f"augmentation {name!r} returned {type(transform).__name__}, which is not callable "
-            "as transform(uint8_batch, generator) -> (view1, view2)"
+        raise AUGMENTATIONS.contract_error(
+            resolved,
+            f"the factory returned {type(transform).__name__}, which is not callable "
+            "as transform(uint8_batch, generator) -> (view1, view2)",
         )
     return transform

@@ -201,24 +201,25 @@ def run_cell(
     result = trainer.fit()
     if options.log_with:
         accelerator.end_training()
-    accelerator.wait_for_everyone()
-    if not accelerator.is_main_process:
-        return CellOutcome(cell, "done", run_dir=run_dir)
-
+    main = accelerator.is_main_process
     spec = backbone_spec(result.model.backbone)
-    save_final_weights(run_dir, result.model, {
-        "backbone": spec.to_dict(),
-        "dataset": splits.info.name,
-        "class_names": list(splits.info.class_names),
-        "mean": list(splits.info.mean),
-        "std": list(splits.info.std),
-        "config_hash": config.config_hash(),
-        "steps": result.state.step,
-    })
-    dtype = autocast_dtype(accelerator.mixed_precision)
-    channels_last = config.model.channels_last
-    eval_kwargs = {"device": device, "autocast_dtype": dtype, "channels_last": channels_last,
-                   "seed": config.train.seed}
+    if main:
+        save_final_weights(run_dir, result.model, {
+            "backbone": spec.to_dict(),
+            "dataset": splits.info.name,
+            "class_names": list(splits.info.class_names),
+            "mean": list(splits.info.mean),
+            "std": list(splits.info.std),
+            "config_hash": config.config_hash(),
+            "steps": result.state.step,
+        })
+    eval_kwargs = {
+        "device": device,
+        "autocast_dtype": autocast_dtype(accelerator.mixed_precision),
+        "channels_last": config.model.channels_last,
+        "seed": config.train.seed,
+        "accelerator": accelerator,
+    }
     _phase(callbacks, "evaluating the BYOL online backbone")
     rows = evaluate_backbone(result.model.backbone, splits, config.eval, image_size, "byol",
                              **eval_kwargs)
@@ -226,10 +227,13 @@ def run_cell(
         _phase(callbacks, "evaluating the same backbone at random initialisation")
         set_seed(config.train.seed)
         baseline = build_model(config, image_size).backbone.to(device)
-        if channels_last:
+        if config.model.channels_last:
             baseline = baseline.to(memory_format=torch.channels_last)
         rows += evaluate_backbone(baseline, splits, config.eval, image_size, "random",
                                   **eval_kwargs)
+    accelerator.wait_for_everyone()
+    if not main:
+        return CellOutcome(cell, "done", run_dir=run_dir)
 
     meta = {
         "timestamp": utc_now(),

@@ -6,9 +6,18 @@ import sys
 
 import typer
 
-from byolbench.cli import list_cmd, report_cmd, run_cmd
+from byolbench.cli import (
+    embed_cmd,
+    evaluate_cmd,
+    export_cmd,
+    list_cmd,
+    plugins_cmd,
+    report_cmd,
+    run_cmd,
+)
 from byolbench.cli.console import error_console
 from byolbench.errors import ByolbenchError
+from byolbench.train.trainer import TrainingInterrupted
 
 app = typer.Typer(
     name="byolbench",
@@ -22,12 +31,19 @@ app = typer.Typer(
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
 app.command("list")(list_cmd.list_names)
+app.command("export")(export_cmd.export)
+app.command("evaluate")(evaluate_cmd.evaluate)
+app.command("embed")(embed_cmd.embed)
+app.add_typer(plugins_cmd.app, name="plugins")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Runs the CLI; a ``ByolbenchError`` prints as one red line and exits with status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+    except TrainingInterrupted as exc:
+        error_console.print(f"[bold yellow]stopped:[/] {exc}", soft_wrap=True)
+        sys.exit(130)
     except ByolbenchError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
@@ -46,3 +62,5 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from byolbench.data.base import DatasetSplits, ImageSplit, data_root
+from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit, data_root
 from byolbench.errors import DataError, PluginError
-from byolbench.registry import Registry
+from byolbench.registry import Registry, signature_problem
 
 CACHE_DIRNAME = ".byolbench-cache"
 
@@ -43,12 +43,20 @@ class DatasetRequest:
         return self.root / CACHE_DIRNAME
 
 
+FACTORY_CALL = "fn(request: DatasetRequest) -> DatasetSplits"
+
+
 def _validate_dataset(name: str, factory: Any) -> None:
+    """The load-time contract: a callable taking the request as its one positional argument."""
+    del name
     if not callable(factory):
         raise PluginError(
-            f"dataset plugin {name!r} must point to a factory "
-            f"fn(request: DatasetRequest) -> DatasetSplits, got {type(factory).__name__}"
+            f"the entry point must name a factory {FACTORY_CALL}, got a "
+            f"{type(factory).__name__}; point it at the function (module:function)"
         )
+    problem = signature_problem(factory, positional=1)
+    if problem:
+        raise PluginError(f"{problem}; a dataset factory is called as {FACTORY_CALL}")
 
 
 DATASETS: Registry[Callable[[DatasetRequest], DatasetSplits]] = Registry(
@@ -66,25 +74,42 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def _check_splits(name: str, splits: Any) -> DatasetSplits:
+    """The build-time contract: ``DatasetSplits`` with metadata that matches the images."""
+    base = split_name(name)[0]
     if not isinstance(splits, DatasetSplits):
-        raise PluginError(
-            f"dataset {name!r} returned {type(splits).__name__}, not byolbench DatasetSplits"
+        raise DATASETS.contract_error(
+            base, f"the factory returned {type(splits).__name__}, not byolbench DatasetSplits"
+        )
+    info = splits.info
+    if not isinstance(info, DatasetInfo) or info.num_classes == 0:
+        raise DATASETS.contract_error(
+            base, "`info` must be a DatasetInfo with at least one class name"
+        )
+    if len(info.mean) != 3 or len(info.std) != 3 or min(info.std) <= 0:
+        raise DATASETS.contract_error(
+            base,
+            f"info.mean and info.std must be 3 RGB values with std > 0; got "
+            f"{tuple(info.mean)} and {tuple(info.std)}",
         )
     for split_label in ("pretrain", "train", "test"):
         split = getattr(splits, split_label)
         if not isinstance(split, ImageSplit) or len(split) == 0:
             raise DataError(f"dataset {name!r} has an empty or missing {split_label} split")
-    channels = splits.train.images.shape[1]
-    if channels not in (1, 3) or channels != splits.info.channels:
-        raise PluginError(
-            f"dataset {name!r} declares {splits.info.channels} channels but its images have "
-            f"{channels}; images must be uint8 (N, C, H, W) with C = 1 or 3"
-        )
-    labels = splits.train.labels
-    if labels.numel() and (labels.min() < 0 or labels.max() >= splits.info.num_classes):
-        raise PluginError(
-            f"dataset {name!r} has training labels outside 0..{splits.info.num_classes - 1}"
-        )
+        channels = split.images.shape[1]
+        if channels not in (1, 3) or channels != info.channels:
+            raise DATASETS.contract_error(
+                base,
+                f"info declares {info.channels} channels but its {split_label} images "
+                f"have {channels}; images must be uint8 (N, C, H, W) with C = 1 or 3",
+            )
+    for split_label in ("train", "test"):
+        labels = getattr(splits, split_label).labels
+        if labels.min() < 0 or labels.max() >= info.num_classes:
+            raise DATASETS.contract_error(
+                base,
+                f"{split_label} labels must lie in 0..{info.num_classes - 1} "
+                f"(one per class name); got {int(labels.min())}..{int(labels.max())}",
+            )
     return splits
 
 
@@ -106,4 +131,6 @@ def load_dataset(
     base, argument = split_name(name)
     factory = DATASETS.get(base)
     request = DatasetRequest(name, argument, data_root(data_dir), download, image_size)
-    return _check_splits(name, factory(request))
+    with DATASETS.guard(base, "to load"):
+        splits = factory(request)
+    return _check_splits(name, splits)

@@ -1,4 +1,7 @@
-"""Datasets torchvision downloads: CIFAR-10/100 (also read from an ImageFolder copy).
+"""Datasets torchvision downloads: CIFAR-10/100 (also read from an ImageFolder copy), STL-10,
+MNIST and Fashion-MNIST. Grayscale sets keep one stored channel; the augmentation and
+evaluation transforms replicate it to RGB on the device, so every backbone (and timm's
+pretrained weights) sees three channels without special cases.
 
 Downloads run through torchvision into the data directory. Offline with no copy present, the
 error says where byolbench looked and how to provide the data.
@@ -120,3 +123,58 @@ def cifar100(request: DatasetRequest) -> DatasetSplits:
     """CIFAR-100: 50,000 train / 10,000 test, 32 px, 100 classes."""
     return _cifar(request, "cifar100", "CIFAR100", "cifar-100-python",
                   (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), None)
+
+
+@DATASETS.register("stl10")
+def stl10(request: DatasetRequest) -> DatasetSplits:
+    """STL-10: pretrain on train+unlabeled (105,000 images), evaluate on train (5,000) and
+    test (8,000); 96 px, 10 classes."""
+    import torchvision.datasets as tvd
+
+    looked = "stl10_binary/"
+
+    def build(split: str) -> Callable[[bool], Any]:
+        return lambda download: tvd.STL10(str(request.root), split=split, download=download)
+
+    train_set = fetch_torchvision("stl10", request, build("train"), looked)
+    test_set = fetch_torchvision("stl10", request, build("test"), looked)
+    unlabeled_set = fetch_torchvision("stl10", request, build("unlabeled"), looked)
+    train = _to_split(train_set.data, train_set.labels, channels_last_input=False)
+    test = _to_split(test_set.data, test_set.labels, channels_last_input=False)
+    extra = _to_split(unlabeled_set.data, unlabeled_set.labels, channels_last_input=False)
+    pretrain = ImageSplit(torch.cat([train.images, extra.images]),
+                          torch.cat([train.labels, extra.labels.fill_(-1)]))
+    info = DatasetInfo("stl10", 96, 3, tuple(train_set.classes),
+                       (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713))
+    return DatasetSplits(info, pretrain, train, test)
+
+
+def _mnist_like(request: DatasetRequest, name: str, tv_class: str, folder: str,
+                mean: float, std: float) -> DatasetSplits:
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, tv_class)
+
+    def build(train: bool) -> Callable[[bool], Any]:
+        return lambda download: cls(str(request.root), train=train, download=download)
+
+    looked = f"{folder}/raw/"
+    train_set = fetch_torchvision(name, request, build(True), looked)
+    test_set = fetch_torchvision(name, request, build(False), looked)
+    train = _to_split(train_set.data, train_set.targets)
+    test = _to_split(test_set.data, test_set.targets)
+    info = DatasetInfo(name, 28, 1, tuple(str(c) for c in train_set.classes),
+                       (mean,) * 3, (std,) * 3)
+    return DatasetSplits(info, train, train, test)
+
+
+@DATASETS.register("mnist")
+def mnist(request: DatasetRequest) -> DatasetSplits:
+    """MNIST: 60,000 / 10,000 grayscale digits, 28 px (replicated to RGB on the device)."""
+    return _mnist_like(request, "mnist", "MNIST", "MNIST", 0.1307, 0.3081)
+
+
+@DATASETS.register("fashion_mnist")
+def fashion_mnist(request: DatasetRequest) -> DatasetSplits:
+    """Fashion-MNIST: 60,000 / 10,000 grayscale clothing images, 28 px."""
+    return _mnist_like(request, "fashion_mnist", "FashionMNIST", "FashionMNIST", 0.2860, 0.3530)

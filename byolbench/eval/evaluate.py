@@ -58,8 +58,14 @@ def evaluate_backbone(
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
     seed: int = 0,
+    accelerator: Any = None,
 ) -> list[EvalRow]:
-    """Extracts frozen features of the train and test splits and runs each protocol."""
+    """Extracts frozen features of the train and test splits and runs each protocol.
+
+    With an ``accelerator`` of several processes, feature extraction is shared by all of
+    them (each must call this), and only the main process runs the protocols; the others
+    return an empty list.
+    """
     transform = EvalTransform(image_size, splits.info.mean, splits.info.std)
     start = time.perf_counter()
     extract = {
@@ -67,10 +73,13 @@ def evaluate_backbone(
         "batch_size": config.batch_size,
         "autocast_dtype": autocast_dtype,
         "channels_last": channels_last,
+        "accelerator": accelerator,
     }
     train_x = extract_features(backbone, splits.train.images, transform, **extract)
     test_x = extract_features(backbone, splits.test.images, transform, **extract)
     feature_seconds = time.perf_counter() - start
+    if accelerator is not None and not accelerator.is_main_process:
+        return []
     device = train_x.device
     train_y = splits.train.labels.to(device)
     test_y = splits.test.labels.to(device)

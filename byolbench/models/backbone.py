@@ -20,7 +20,7 @@ import timm
 import torch
 from torch import nn
 
-from byolbench.errors import ConfigError, PluginError, unknown_name_message
+from byolbench.errors import ConfigError, unknown_name_message
 from byolbench.models.registry import BACKBONES
 
 logger = logging.getLogger(__name__)
@@ -149,12 +149,19 @@ def create_backbone(
 
     Raises:
         ConfigError: For an unknown name (with close matches).
+        PluginError: For a plugin name that clashes, fails to load or breaks its contract.
     """
-    arch = resolve_name(name)
-    if not is_timm_model(arch) and arch in BACKBONES:
-        factory = BACKBONES.get(arch)  # importing a plugin may register it with timm
-        if not is_timm_model(arch):
+    if name in BACKBONES:  # a plugin; a clash with an alias or timm model raises here
+        factory = BACKBONES.get(name)  # importing a plugin may register it with timm
+        if not is_timm_model(name):
             return _create_from_factory(name, factory, image_size, in_chans, pretrained, kwargs)
+        with BACKBONES.guard(name, "to build through timm"):
+            model = _create_timm(
+                name, name, image_size, in_chans, pretrained, small_image_stem, kwargs
+            )
+            _check_pooled_output(name, model, pooled_dim(model), image_size, in_chans)
+        return model
+    arch = resolve_name(name)
     if not is_timm_model(arch):
         choices = [*ALIASES, *BACKBONES.names(), *timm.list_models()]
         raise ConfigError(
@@ -235,28 +242,20 @@ def _create_from_factory(
     call_kwargs = dict(kwargs)
     if in_chans != 3:
         call_kwargs["in_chans"] = in_chans
-    model = factory(pretrained=pretrained, **call_kwargs)
-    if not isinstance(model, nn.Module):
-        raise PluginError(
-            f"backbone plugin {name!r} returned {type(model).__name__}, not an nn.Module"
-        )
-    dim = getattr(model, "num_features", None)
-    if not isinstance(dim, int) or dim <= 0:
-        raise PluginError(
-            f"backbone plugin {name!r} has no positive integer `num_features` "
-            f"(got {dim!r}); set it to the width of the pooled features"
-        )
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.zeros(2, in_chans, image_size, image_size))
-    model.train(was_training)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, dim):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise PluginError(
-            f"backbone plugin {name!r} must return pooled features of shape (B, {dim}) "
-            f"for (B, {in_chans}, {image_size}, {image_size}) input; got {shape}"
-        )
+    with BACKBONES.guard(name, "to build"):
+        model = factory(pretrained=pretrained, **call_kwargs)
+        if not isinstance(model, nn.Module):
+            raise BACKBONES.contract_error(
+                name, f"the factory returned {type(model).__name__}, not an nn.Module"
+            )
+        dim = getattr(model, "num_features", None)
+        if not isinstance(dim, int) or dim <= 0:
+            raise BACKBONES.contract_error(
+                name,
+                f"the model has no positive integer `num_features` (got {dim!r}); "
+                "set it to the width of the pooled features",
+            )
+        _check_pooled_output(name, model, dim, image_size, in_chans)
     model.byolbench_spec = BackboneSpec(  # type: ignore[assignment]
         name=name,
         arch=name,
@@ -267,6 +266,24 @@ def _create_from_factory(
         source=f"plugin {name}",
     )
     return model
+
+
+def _check_pooled_output(
+    name: str, model: nn.Module, dim: int, image_size: int, in_chans: int
+) -> None:
+    """Runs a plugin backbone on two blank images and checks for pooled ``(2, dim)`` output."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, in_chans, image_size, image_size))
+    model.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, dim):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise BACKBONES.contract_error(
+            name,
+            f"it must return pooled features of shape (B, {dim}) for "
+            f"(B, {in_chans}, {image_size}, {image_size}) input; got {shape}",
+        )
 
 
 def backbone_spec(model: nn.Module) -> BackboneSpec:

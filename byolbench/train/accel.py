@@ -12,8 +12,17 @@ from byolbench.train.precision import resolve_mixed_precision
 TRACKERS = ("tensorboard", "wandb", "mlflow")
 
 
-def _device_type() -> str:
-    return PartialState().device.type
+def _has_accelerator_device() -> bool:
+    xpu = getattr(torch, "xpu", None)
+    return bool(
+        torch.cuda.is_available()
+        or torch.backends.mps.is_available()
+        or (xpu is not None and xpu.is_available())
+    )
+
+
+def _device_type(cpu: bool) -> str:
+    return PartialState(cpu=cpu).device.type
 
 
 def make_accelerator(
@@ -38,7 +47,10 @@ def make_accelerator(
     if AcceleratorState._shared_state:
         AcceleratorState._reset_state(reset_partial_state=False)
         GradientState._reset_state()
-    device_type = "cpu" if cpu else _device_type()
+    # On a machine without GPUs, Accelerate only forms a multi-process CPU group (gloo) when
+    # asked for the CPU explicitly.
+    cpu = cpu or not _has_accelerator_device()
+    device_type = _device_type(cpu)
     precision = resolve_mixed_precision(mixed_precision, device_type)
     trackers = None
     if log_with:

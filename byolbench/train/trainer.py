@@ -317,7 +317,17 @@ class Trainer:
                 ) from None
         state.train_seconds = seconds_before + time.perf_counter() - session_start
         throughput = state.images_seen / max(state.train_seconds, 1e-9)
+        self._average_buffers(raw)
         return TrainResult(raw, state, total_steps, throughput, resumed_from, history)
+
+    def _average_buffers(self, raw: BYOL) -> None:
+        """Averages BatchNorm running statistics over processes so every rank evaluates (and
+        rank 0 saves) the same network; without SyncBatchNorm each rank keeps its own."""
+        if self.accelerator.num_processes == 1:
+            return
+        for buffer in raw.buffers():
+            if buffer.is_floating_point():
+                buffer.copy_(self.accelerator.reduce(buffer.detach().clone(), "mean"))
 
     def _stop_agreed(self, requested: bool, logged: bool) -> bool:
         """Whether to stop now; with several processes all must agree, checked at log steps."""

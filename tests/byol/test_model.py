@@ -1,9 +1,9 @@
 import torch
 
 from byolbench.byol.model import BYOL
+from byolbench.config import OptimConfig
 from byolbench.models.backbone import backbone_spec, create_backbone
 from byolbench.train.optim import build_optimizer
-from byolbench.config import OptimConfig
 
 
 def _byol(seed: int = 0) -> BYOL:

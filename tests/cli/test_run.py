@@ -46,9 +46,10 @@ def test_tiny_matrix_end_to_end(tmp_path):
 
 
 def test_unknown_backbone_is_one_red_line(tmp_path):
-    from byolbench.cli.main import main
     import subprocess
     import sys
+
+    from byolbench.cli.main import main
 
     proc = subprocess.run(
         [sys.executable, "-m", "byolbench", "run", "--backbones", "resnet_18", "--datasets",

@@ -51,3 +51,42 @@ def write_fake_cifar10(root: Path, n_train: int = 20, n_test: int = 10) -> Path:
     with open(folder / "batches.meta", "wb") as handle:
         pickle.dump({"label_names": list(CIFAR10_CLASSES)}, handle)
     return root
+
+
+def write_fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 12,
+                     n_test: int = 6) -> Path:
+    """torchvision's raw IDX files for MNIST-like datasets (random digits)."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+
+    def images(path: Path, n: int) -> None:
+        header = np.array([2051, n, 28, 28], dtype=">i4").tobytes()
+        path.write_bytes(header + rng.integers(0, 255, (n, 28, 28), dtype=np.uint8).tobytes())
+
+    def labels(path: Path, n: int) -> None:
+        header = np.array([2049, n], dtype=">i4").tobytes()
+        path.write_bytes(header + (np.arange(n) % 10).astype(np.uint8).tobytes())
+
+    images(raw / "train-images-idx3-ubyte", n_train)
+    labels(raw / "train-labels-idx1-ubyte", n_train)
+    images(raw / "t10k-images-idx3-ubyte", n_test)
+    labels(raw / "t10k-labels-idx1-ubyte", n_test)
+    return root
+
+
+def write_fake_stl10(root: Path, n_train: int = 10, n_test: int = 5,
+                     n_unlabeled: int = 7) -> Path:
+    """torchvision's ``stl10_binary`` layout with random images."""
+    folder = root / "stl10_binary"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for split, n in (("train", n_train), ("test", n_test), ("unlabeled", n_unlabeled)):
+        data = rng.integers(0, 255, (n, 3, 96, 96), dtype=np.uint8)
+        (folder / f"{split}_X.bin").write_bytes(data.tobytes())
+        if split != "unlabeled":
+            (folder / f"{split}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(
+                np.uint8).tobytes())
+    (folder / "class_names.txt").write_text("\n".join(f"class{i}" for i in range(10)))
+    (folder / "fold_indices.txt").write_text("")
+    return root

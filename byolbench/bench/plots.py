@@ -1,0 +1,123 @@
+"""Report plots rendered to PNG bytes with matplotlib's Agg canvas (no pyplot, no display)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from byolbench.bench.aggregate import METHOD_LABELS, PROTOCOL_LABELS, comparison_records
+from byolbench.bench.curves import Curve
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CURVE_METRICS = {"loss": "BYOL loss", "knn_top1": "kNN top-1 (%)"}
+
+
+@dataclass
+class Plot:
+    """One rendered figure.
+
+    Attributes:
+        name: File name (``*.png``).
+        title: Caption.
+        dataset: Dataset it shows.
+        png: PNG bytes.
+    """
+
+    name: str
+    title: str
+    dataset: str
+    png: bytes
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _setting_labels(records: pd.DataFrame) -> list[str]:
+    settings = records[["backbone", "augmentation", "epochs"]].drop_duplicates()
+    varied = settings[["augmentation", "epochs"]].drop_duplicates().shape[0] > 1
+    labels = []
+    for _, s in settings.iterrows():
+        epochs = pd.to_numeric(s["epochs"], errors="coerce")
+        extra = f"\n{s['augmentation']}, {epochs:g} ep" if varied else ""
+        labels.append(f"{s['backbone']}{extra}")
+    return labels
+
+
+def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None:
+    """Grouped bars of top-1 per backbone setting and method/protocol, std over seeds as
+    error bars; ``None`` when the dataset has no rows."""
+    records = comparison_records(summary, dataset)
+    if records.empty:
+        return None
+    settings = records[["backbone", "augmentation", "epochs"]].drop_duplicates()
+    methods = [c[: -len("_top1_mean")] for c in records.columns if c.endswith("_top1_mean")]
+    protocols = list(dict.fromkeys(records["protocol"]))
+    series = [
+        (m, p) for m in methods for p in protocols
+        if records.loc[records["protocol"] == p, f"{m}_top1_mean"].notna().any()
+    ]
+    figure = Figure(figsize=(max(5.0, 1.6 * len(settings) + 2.5), 4.0))
+    axes = figure.add_subplot()
+    width = 0.8 / len(series)
+    top = 0.0
+    for index, (method, protocol) in enumerate(series):
+        means, stds = [], []
+        for _, setting in settings.iterrows():
+            hit = records[
+                (records["backbone"] == setting["backbone"])
+                & (records["augmentation"] == setting["augmentation"])
+                & (records["epochs"] == setting["epochs"])
+                & (records["protocol"] == protocol)
+            ]
+            mean = hit[f"{method}_top1_mean"].iloc[0] if not hit.empty else math.nan
+            std = hit[f"{method}_top1_std"].iloc[0] if not hit.empty else math.nan
+            means.append(mean)
+            stds.append(0.0 if std != std else std)
+            if mean == mean:
+                top = max(top, mean + stds[-1])
+        xs = [i + (index - (len(series) - 1) / 2) * width for i in range(len(settings))]
+        label = f"{METHOD_LABELS.get(method, method)} {PROTOCOL_LABELS.get(protocol, protocol)}"
+        axes.bar(xs, means, width, yerr=stds, capsize=3, label=label,
+                 alpha=1.0 if method == "byol" else 0.55)
+    axes.set_xticks(range(len(settings)), _setting_labels(records))
+    axes.set_ylabel("top-1 accuracy (%)")
+    axes.set_ylim(0, min(100.0, top * 1.15 + 1) if top > 0 else 100.0)
+    axes.set_title(f"{dataset}: top-1, mean ± std over seeds")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes.grid(axis="y", alpha=0.3)
+    title = f"{dataset}: top-1 accuracy per backbone (error bars: std over seeds)"
+    return Plot(name, title, dataset, _png(figure))
+
+
+def curve_plot(curves: Sequence[Curve], dataset: str, metric: str, name: str) -> Plot | None:
+    """One line per run of ``metric`` (``loss`` or ``knn_top1``) over training epochs;
+    ``None`` when no run of ``dataset`` logged it."""
+    chosen = [c for c in curves if c.dataset == dataset and metric in c.frame
+              and c.frame[metric].notna().any()]
+    if not chosen:
+        return None
+    figure = Figure(figsize=(6.5, 4.0))
+    axes = figure.add_subplot()
+    colours: dict[str, str] = {}
+    for curve in chosen:
+        first = curve.setting not in colours
+        colours.setdefault(curve.setting, f"C{len(colours) % 10}")
+        axes.plot(curve.frame["epoch"], curve.frame[metric], color=colours[curve.setting],
+                  alpha=0.8, linewidth=1.2, label=curve.setting if first else None)
+    ylabel = CURVE_METRICS.get(metric, metric)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.set_title(f"{dataset}: {ylabel} over training (one line per seed)")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3)
+    return Plot(name, f"{dataset}: {ylabel} over training", dataset, _png(figure))

@@ -1,0 +1,207 @@
+"""Evaluating any weights (run, checkpoint, export, timm's own) with the benchmark protocols."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from accelerate.utils import set_seed
+from torch import nn
+
+from byolbench import __version__
+from byolbench.bench.store import utc_now
+from byolbench.config import PROTOCOL_CHOICES, EvalConfig
+from byolbench.data import load_dataset
+from byolbench.data.base import DatasetSplits, limit_train_samples
+from byolbench.env_info import device_name, git_commit
+from byolbench.errors import ConfigError
+from byolbench.eval.evaluate import evaluate_backbone
+from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
+from byolbench.export.source import BackboneSource
+
+METHOD_BYOL = "byol"
+METHOD_TIMM = "timm-pretrained"
+PRETRAINING_COLUMNS = ("augmentation", "seed", "epochs", "batch_size", "pretrain_seconds",
+                       "images_per_second")
+
+
+@dataclass(frozen=True)
+class EvaluateRequest:
+    """What to evaluate on and how.
+
+    Attributes:
+        dataset: Registered dataset name (``byolbench list datasets``).
+        protocols: ``knn`` and/or ``linear``; empty keeps the run's own (or the default) ones.
+        data_dir: Data directory (default ``$BYOLBENCH_DATA``).
+        image_size: Evaluation resolution; 0 uses the size the weights were trained at.
+        max_train_samples: Use only N labelled training images for the probes (0: all).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
+        download: Allow downloading the dataset.
+    """
+
+    dataset: str
+    protocols: tuple[str, ...] = ()
+    data_dir: str | None = None
+    image_size: int = 0
+    max_train_samples: int = 0
+    device: str = "auto"
+    download: bool = True
+
+
+def parse_protocols(text: str) -> tuple[str, ...]:
+    """``"knn,linear"`` -> ``("knn", "linear")``.
+
+    Raises:
+        ConfigError: For a protocol that does not exist.
+    """
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    bad = [p for p in names if p not in PROTOCOL_CHOICES]
+    if bad or not names:
+        raise ConfigError(
+            f"--protocol {text!r} is not valid; choose from {', '.join(PROTOCOL_CHOICES)}, "
+            "comma-separated, e.g. --protocol knn,linear"
+        )
+    return names
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _load_splits(request: EvaluateRequest, mean: tuple[float, ...],
+                 std: tuple[float, ...]) -> DatasetSplits:
+    """The evaluation data, normalised with the statistics the weights were trained with."""
+    splits = load_dataset(request.dataset, request.data_dir, request.download, request.image_size)
+    splits = limit_train_samples(splits, request.max_train_samples)
+    info = dataclasses.replace(splits.info, mean=tuple(mean), std=tuple(std))
+    return DatasetSplits(info, splits.pretrain, splits.train, splits.test)
+
+
+def _cell_id(label: str, identity: str, request: EvaluateRequest, image_size: int) -> str:
+    key = json.dumps([identity, request.dataset, request.protocols, image_size,
+                      request.max_train_samples])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-")
+                     for p in (request.dataset, label))
+    return f"evaluate__{slug}__{digest}"
+
+
+def _run(
+    backbone: nn.Module,
+    splits: DatasetSplits,
+    eval_config: EvalConfig,
+    image_size: int,
+    method: str,
+    request: EvaluateRequest,
+    seed: int,
+    meta: dict[str, Any],
+    details: dict[str, Any],
+) -> list[dict[str, Any]]:
+    device = _device(request.device)
+    set_seed(seed)
+    rows = evaluate_backbone(backbone.to(device), splits, eval_config, image_size, method,
+                             device=device, seed=seed)
+    common = {
+        "timestamp": utc_now(),
+        "dataset": request.dataset,
+        "image_size": image_size,
+        "mixed_precision": "no",
+        "device": device_name(device),
+        "num_processes": 1,
+        "byolbench_version": __version__,
+        "git_commit": git_commit(),
+        **meta,
+    }
+    extra = {**details, "max_train_samples": request.max_train_samples}
+    return [
+        {
+            **common,
+            "method": row.method,
+            "protocol": row.protocol,
+            "top1": round(row.top1, 4),
+            "top5": round(row.top5, 4),
+            "protocol_details": {**row.details, **extra},
+        }
+        for row in rows
+    ]
+
+
+def _eval_config(request: EvaluateRequest, base: EvalConfig) -> EvalConfig:
+    if request.protocols:
+        return dataclasses.replace(base, protocols=request.protocols)
+    return base
+
+
+def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[dict[str, Any]]:
+    """Evaluates the online backbone of ``source``; returns result rows (``RESULT_COLUMNS``).
+
+    Raises:
+        ConfigError: For an image size a ViT cannot take, or bad protocols.
+        CheckpointError: When the weights do not fit their recorded architecture.
+    """
+    spec = source.spec
+    image_size = request.image_size or spec.image_size
+    if "img_size" in spec.timm_kwargs and image_size != spec.image_size:
+        raise ConfigError(
+            f"--image-size {image_size} differs from the {spec.image_size} px this "
+            f"{spec.arch} was trained at, and its position embeddings fix that size; drop "
+            "--image-size"
+        )
+    backbone = source.load()
+    run_config = source.run_config()
+    seed = run_config.train.seed if run_config else 0
+    eval_config = _eval_config(request, run_config.eval if run_config else EvalConfig())
+    splits = _load_splits(request, source.mean, source.std)
+    transfer = bool(source.dataset) and source.dataset != splits.info.name
+    label = f"{spec.name}@{source.dataset}" if transfer else spec.name
+    meta: dict[str, Any] = {
+        "cell_id": _cell_id(label, str(source.weights_file.resolve()), request, image_size),
+        "config_hash": source.config_hash,
+        "backbone": label,
+        "augmentation": run_config.augment.preset if run_config else "-",
+        "seed": seed,
+        "epochs": run_config.train.epochs if run_config else 0,
+        "batch_size": run_config.train.batch_size if run_config else "",
+        "steps": source.steps if source.steps is not None else "",
+        "run_dir": str(source.folder),
+    }
+    if source.eval_rows:
+        first = source.eval_rows[0]
+        meta.update({k: first[k] for k in PRETRAINING_COLUMNS if k in first})
+    details = {"source": str(source.folder), "source_kind": source.kind,
+               "pretrained_on": source.dataset}
+    return _run(backbone, splits, eval_config, image_size, METHOD_BYOL, request, int(seed),
+                meta, details)
+
+
+def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, Any]]:
+    """Evaluates timm's own pretrained weights (local cache only); returns result rows.
+
+    Raises:
+        ConfigError: For an unknown name or weights that would need a download.
+    """
+    cfg = pretrained_cfg(name)
+    image_size = request.image_size or int(cfg.input_size[-1])
+    backbone = create_pretrained_backbone(name, image_size)
+    splits = _load_splits(request, tuple(cfg.mean), tuple(cfg.std))
+    meta: dict[str, Any] = {
+        "cell_id": _cell_id(name, f"timm:{name}", request, image_size),
+        "config_hash": "",
+        "backbone": name,
+        "augmentation": "-",
+        "seed": 0,
+        "epochs": 0,
+        "steps": 0,
+        "run_dir": "",
+    }
+    details = {"source": f"timm:{name}", "source_kind": "timm",
+               "pretrained_tag": f"{cfg.architecture}.{cfg.tag}"}
+    return _run(backbone, splits, _eval_config(request, EvalConfig()), image_size, METHOD_TIMM,
+                request, 0, meta, details)

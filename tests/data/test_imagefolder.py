@@ -1,0 +1,107 @@
+import logging
+
+import pytest
+import torch
+
+from byolbench.data import load_dataset
+from byolbench.errors import DataError
+from tests.data.helpers import write_image, write_image_folder
+
+CLASSES = ("cat", "dog")
+
+
+def _load(root, **kwargs):
+    return load_dataset(f"imagefolder:{root}", **kwargs)
+
+
+def test_folder_with_test_split(tmp_path):
+    write_image_folder(tmp_path, CLASSES, per_class=3)
+    splits = _load(tmp_path)
+    assert splits.train.images.shape == (6, 3, 32, 32)
+    assert splits.info.class_names == CLASSES and splits.info.image_size == 32
+    assert sorted(splits.train.labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert all(0 < m < 1 for m in splits.info.mean)
+
+
+def test_val_split_unlabeled_folder_and_mixed_sizes(tmp_path):
+    write_image_folder(tmp_path, CLASSES, per_class=2, splits=("train", "val"))
+    write_image(tmp_path / "train" / "cat" / "big.jpg", (120, 80), fmt="JPEG")
+    write_image(tmp_path / "unlabeled" / "a" / "x.png", (50, 70))
+    write_image(tmp_path / "unlabeled" / "y.png", (32, 32))
+    splits = _load(tmp_path, image_size=32)
+    assert splits.train.images.shape[0] == 5 and splits.test.images.shape[0] == 4
+    side = splits.train.images.shape[-1]
+    assert splits.train.images.shape[-2] == side  # every image stored square at one size
+    assert splits.pretrain.images.shape[0] == 7
+    assert (splits.pretrain.labels == -1).sum() == 2
+
+
+def test_missing_path_and_missing_argument(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        _load(tmp_path / "nope")
+    with pytest.raises(DataError, match="needs a path"):
+        load_dataset("imagefolder")
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="needs train/ and test/"):
+        _load(tmp_path)
+
+
+def test_split_without_class_folders(tmp_path):
+    write_image(tmp_path / "train" / "loose.png")
+    (tmp_path / "test").mkdir()
+    with pytest.raises(DataError, match="no class subfolders") as info:
+        _load(tmp_path)
+    assert "1 images lie directly in it" in str(info.value)
+
+
+def test_class_in_test_but_not_train(tmp_path):
+    write_image_folder(tmp_path, CLASSES, per_class=1)
+    write_image(tmp_path / "test" / "bird" / "0.png")
+    with pytest.raises(DataError, match="bird") as info:
+        _load(tmp_path)
+    assert "training split does not have" in str(info.value)
+
+
+def test_class_folders_without_images(tmp_path):
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    (tmp_path / "test" / "cat").mkdir(parents=True)
+    with pytest.raises(DataError, match="no images found"):
+        _load(tmp_path)
+
+
+def test_unreadable_files_are_skipped_with_one_warning(tmp_path, caplog):
+    write_image_folder(tmp_path, CLASSES, per_class=2)
+    (tmp_path / "train" / "cat" / "notes.png").write_text("not an image")
+    good = (tmp_path / "train" / "dog" / "0.png").read_bytes()
+    (tmp_path / "train" / "dog" / "cut.png").write_bytes(good[: len(good) // 2])
+    with caplog.at_level(logging.WARNING, logger="byolbench"):
+        splits = _load(tmp_path)
+    assert splits.train.images.shape[0] == 4
+    assert "skipped 2 unreadable" in caplog.text
+    assert "notes.png" in caplog.text and "cut.png" in caplog.text
+
+
+def test_all_files_unreadable(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / split / "cat").mkdir(parents=True)
+        (tmp_path / split / "cat" / "a.jpg").write_text("garbage")
+    with pytest.raises(DataError, match="could be decoded"):
+        _load(tmp_path)
+
+
+def test_decoded_tensor_is_cached_by_content(tmp_path, monkeypatch):
+    write_image_folder(tmp_path, CLASSES, per_class=2)
+    first = _load(tmp_path)
+    from byolbench.data import folder
+
+    def fail(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(folder, "decode_folder", fail)
+    second = _load(tmp_path)
+    assert torch.equal(first.train.images, second.train.images)
+    write_image(tmp_path / "train" / "cat" / "0.png", colour=999)  # content changed
+    with pytest.raises(AssertionError, match="decoded again"):
+        _load(tmp_path)
