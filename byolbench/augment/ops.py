@@ -36,6 +36,25 @@ def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.T
     return (ratio * x + (1.0 - ratio) * other).clamp_(0.0, 1.0)
 
 
+def jitter_blend(
+    x: torch.Tensor,
+    brightness: torch.Tensor,
+    contrast: torch.Tensor,
+    saturation: torch.Tensor,
+) -> torch.Tensor:
+    """Applies, per sample, at most one of brightness, contrast or saturation in one pass.
+
+    Each is a blend ``clamp(f * x + (1 - f) * other)`` with ``other`` = 0, the mean luma or
+    the luma image; a factor of exactly 1 leaves a sample unchanged, so callers pass 1 for
+    the ops a sample does not take at this position.
+    """
+    gray = grayscale(x)
+    mean = gray.mean(dim=(1, 2, 3), keepdim=True)
+    other = _expand(1.0 - contrast) * mean + _expand(1.0 - saturation) * gray
+    scale = _expand(brightness * contrast * saturation)
+    return (scale * x + other).clamp_(0.0, 1.0)
+
+
 def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """``clamp(x * factor)``."""
     return (x * _expand(factor)).clamp_(0.0, 1.0)
@@ -52,36 +71,28 @@ def adjust_saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return _blend(x, grayscale(x), factor)
 
 
-def _rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """RGB to HSV, every channel in [0, 1]; hue ties resolve red, then green, then blue."""
+def adjust_hue(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Rotates hue by ``factor`` (in [-0.5, 0.5]) turns, keeping HSV saturation and value.
+
+    Works in hue sextants without a full HSV round trip: the maximum channel (value) and the
+    chroma (max - min) are unchanged, and each output channel is
+    ``max - chroma * clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6 h) mod 6``.
+    """
     r, g, b = x.unbind(dim=1)
     maxc, _ = x.max(dim=1)
     minc, _ = x.min(dim=1)
-    delta = maxc - minc
-    safe_delta = torch.where(delta > 0, delta, torch.ones_like(delta))
-    hue_r = torch.remainder((g - b) / safe_delta, 6.0)
-    hue_g = (b - r) / safe_delta + 2.0
-    hue_b = (r - g) / safe_delta + 4.0
-    hue = torch.where(maxc == r, hue_r, torch.where(maxc == g, hue_g, hue_b))
-    hue = torch.where(delta > 0, hue / 6.0, torch.zeros_like(hue))
-    sat = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), 0.0)
-    return torch.stack((hue, sat, maxc), dim=1)
-
-
-def _hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """HSV to RGB with the piecewise-linear channel form ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
-    h, s, v = x.unbind(dim=1)
+    chroma = maxc - minc
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    hue = torch.where(
+        maxc == r,
+        torch.remainder((g - b) / safe, 6.0),
+        torch.where(maxc == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0),
+    )
+    hue = hue + 6.0 * factor.reshape(-1, 1, 1).to(x.dtype)
     offsets = torch.tensor((5.0, 3.0, 1.0), device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    k = torch.remainder(offsets + 6.0 * h.unsqueeze(1), 6.0)
+    k = torch.remainder(offsets + hue.unsqueeze(1), 6.0)
     ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-    return v.unsqueeze(1) - (v * s).unsqueeze(1) * ramp
-
-
-def adjust_hue(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Rotates hue by ``factor`` (in [-0.5, 0.5]) turns."""
-    hsv = _rgb_to_hsv(x)
-    h = torch.remainder(hsv[:, 0] + factor.reshape(-1, 1, 1), 1.0)
-    return _hsv_to_rgb(torch.stack((h, hsv[:, 1], hsv[:, 2]), dim=1))
+    return maxc.unsqueeze(1) - chroma.unsqueeze(1) * ramp
 
 
 def to_grayscale_rgb(x: torch.Tensor) -> torch.Tensor:

@@ -165,9 +165,6 @@ def sample_view_params(
     )
 
 
-_JITTER_OPS = (ops.adjust_brightness, ops.adjust_contrast, ops.adjust_saturation, ops.adjust_hue)
-
-
 def _apply_where(
     x: torch.Tensor, mask: torch.Tensor, fn: object, *args: torch.Tensor | int
 ) -> torch.Tensor:
@@ -190,16 +187,16 @@ def apply_view(
     """
     x = ops.resized_crop(images, params.boxes, size, params.flip)
     if spec.jitter_p > 0:
+        ones = torch.ones_like(params.brightness)
         for position in range(4):
-            current = params.jitter_order[:, position]
-            for op_index, (op, factor) in enumerate(
-                zip(
-                    _JITTER_OPS,
-                    (params.brightness, params.contrast, params.saturation, params.hue),
-                    strict=True,
-                )
-            ):
-                x = _apply_where(x, params.jitter & (current == op_index), op, factor)
+            takes = [params.jitter & (params.jitter_order[:, position] == i) for i in range(4)]
+            x = ops.jitter_blend(
+                x,
+                torch.where(takes[0], params.brightness, ones),
+                torch.where(takes[1], params.contrast, ones),
+                torch.where(takes[2], params.saturation, ones),
+            )
+            x = _apply_where(x, takes[3], ops.adjust_hue, params.hue)
     if spec.grayscale_p > 0:
         gray = params.grayscale.view(-1, 1, 1, 1)
         x = torch.where(gray, ops.to_grayscale_rgb(x), x)

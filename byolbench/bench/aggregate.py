@@ -20,12 +20,30 @@ SETTING_KEYS = ("backbone", "augmentation", "epochs")
 PROTOCOL_LABELS = {"knn": "kNN", "linear": "linear"}
 METHOD_LABELS = {"byol": "BYOL", "random": "random"}
 REQUIRED_COLUMNS = (
-    "timestamp", "cell_id", "config_hash", "dataset", "backbone", "augmentation", "seed",
-    "method", "protocol", "top1", "top5", "epochs", "pretrain_seconds", "images_per_second",
+    "timestamp",
+    "cell_id",
+    "config_hash",
+    "dataset",
+    "backbone",
+    "augmentation",
+    "seed",
+    "method",
+    "protocol",
+    "top1",
+    "top5",
+    "epochs",
+    "pretrain_seconds",
+    "images_per_second",
 )
 SUMMARY_COLUMNS = (
-    *GROUP_KEYS, "top1_mean", "top1_std", "top5_mean", "top5_std", "n_seeds",
-    "pretrain_seconds", "images_per_second",
+    *GROUP_KEYS,
+    "top1_mean",
+    "top1_std",
+    "top5_mean",
+    "top5_std",
+    "n_seeds",
+    "pretrain_seconds",
+    "images_per_second",
 )
 NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second")
 
@@ -111,9 +129,10 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """One dataset in numeric long form: a row per backbone setting and protocol.
 
     Columns: ``dataset``, ``backbone``, ``augmentation``, ``epochs``, ``protocol``, then per
-    method present (``byol``, ``random``, others) ``<m>_top1_mean``, ``<m>_top1_std``,
-    ``<m>_top5_mean``, ``<m>_top5_std``, ``<m>_n_seeds``, then ``gain_top1`` (BYOL minus
-    random, points) and ``pretrain_seconds`` (mean over BYOL seeds).
+    method (always ``byol`` and ``random``, then any others present) ``<m>_top1_mean``,
+    ``<m>_top1_std``, ``<m>_top5_mean``, ``<m>_top5_std``, ``<m>_n_seeds`` (0 and NaN when
+    missing), then ``gain_top1`` (BYOL minus random, points) and ``pretrain_seconds`` (mean
+    over the seeds of the setting's BYOL group with the most seeds).
     """
     part = summary[summary["dataset"] == dataset]
     methods = methods_in(part) if not part.empty else []
@@ -178,8 +197,10 @@ def comparison_table(
             label = PROTOCOL_LABELS.get(record["protocol"], record["protocol"])
             for method in methods:
                 row[f"{label} {METHOD_LABELS.get(method, method)}"] = format_accuracy(
-                    record[f"{method}_top1_mean"], record[f"{method}_top1_std"],
-                    int(record[f"{method}_n_seeds"]), seeds,
+                    record[f"{method}_top1_mean"],
+                    record[f"{method}_top1_std"],
+                    int(record[f"{method}_n_seeds"]),
+                    seeds,
                 )
             gain = record["gain_top1"]
             row[f"{label} gain"] = "-" if gain != gain else f"{gain:+.2f}"

@@ -109,12 +109,14 @@ def training_curves(rows: pd.DataFrame, results_dir: Path) -> list[Curve]:
         if frame.empty:
             continue
         epochs = pd.to_numeric(row.get("epochs"), errors="coerce")
-        curves.append(Curve(
-            dataset=str(row["dataset"]),
-            backbone=str(row["backbone"]),
-            augmentation=str(row["augmentation"]),
-            epochs=float(epochs),
-            seed=int(row["seed"]),
-            frame=_curve_frame(frame, row),
-        ))
+        curves.append(
+            Curve(
+                dataset=str(row["dataset"]),
+                backbone=str(row["backbone"]),
+                augmentation=str(row["augmentation"]),
+                epochs=float(epochs),
+                seed=int(row["seed"]),
+                frame=_curve_frame(frame, row),
+            )
+        )
     return curves

@@ -27,8 +27,7 @@ def dataset_markdown(tables: DatasetTables, level: int = 2) -> str:
 
 def standalone_dataset_markdown(tables: DatasetTables) -> str:
     """One dataset's file: the table with the protocol statement it was measured under."""
-    return (f"{dataset_markdown(tables, level=1)}\nEvaluation protocols:\n\n"
-            f"{protocols_markdown()}")
+    return f"{dataset_markdown(tables, level=1)}\nEvaluation protocols:\n\n{protocols_markdown()}"
 
 
 def report_markdown(tables: Sequence[DatasetTables], plots: Sequence[Plot] = ()) -> str:

@@ -1,4 +1,7 @@
-"""Report plots rendered to PNG bytes with matplotlib's Agg canvas (no pyplot, no display)."""
+"""Report plots rendered to PNG bytes with matplotlib's Agg canvas (no pyplot, no display).
+
+matplotlib is imported when a figure is drawn, so commands that never plot do not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,15 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from byolbench.bench.aggregate import METHOD_LABELS, PROTOCOL_LABELS, comparison_records
 from byolbench.bench.curves import Curve
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CURVE_METRICS = {"loss": "BYOL loss", "knn_top1": "kNN top-1 (%)"}
@@ -35,8 +40,17 @@ class Plot:
     png: bytes
 
 
-def _png(figure: Figure) -> bytes:
+def _figure(width: float, height: float) -> Figure:
+    """A figure attached to an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
@@ -53,6 +67,12 @@ def _setting_labels(records: pd.DataFrame) -> list[str]:
     return labels
 
 
+def _colour(methods: list[str], protocols: list[str], method: str, protocol: str) -> str:
+    """BYOL and random share a colour per protocol (random is hatched); others get new ones."""
+    block = max(0, methods.index(method) - 1)
+    return f"C{(protocols.index(protocol) + len(protocols) * block) % 10}"
+
+
 def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None:
     """Grouped bars of top-1 per backbone setting and method/protocol, std over seeds as
     error bars; ``None`` when the dataset has no rows."""
@@ -63,10 +83,12 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
     methods = [c[: -len("_top1_mean")] for c in records.columns if c.endswith("_top1_mean")]
     protocols = list(dict.fromkeys(records["protocol"]))
     series = [
-        (m, p) for m in methods for p in protocols
+        (m, p)
+        for m in methods
+        for p in protocols
         if records.loc[records["protocol"] == p, f"{m}_top1_mean"].notna().any()
     ]
-    figure = Figure(figsize=(max(5.0, 1.6 * len(settings) + 2.5), 4.0))
+    figure = _figure(max(5.0, 1.6 * len(settings) + 2.5), 4.0)
     axes = figure.add_subplot()
     width = 0.8 / len(series)
     top = 0.0
@@ -87,8 +109,20 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
                 top = max(top, mean + stds[-1])
         xs = [i + (index - (len(series) - 1) / 2) * width for i in range(len(settings))]
         label = f"{METHOD_LABELS.get(method, method)} {PROTOCOL_LABELS.get(protocol, protocol)}"
-        axes.bar(xs, means, width, yerr=stds, capsize=3, label=label,
-                 alpha=1.0 if method == "byol" else 0.55)
+        byol = method == "byol"
+        axes.bar(
+            xs,
+            means,
+            width,
+            yerr=stds,
+            capsize=3,
+            label=label,
+            color=_colour(methods, protocols, method, protocol),
+            alpha=1.0 if byol else 0.45,
+            hatch=None if byol else "//",
+            edgecolor="black",
+            linewidth=0.5,
+        )
     axes.set_xticks(range(len(settings)), _setting_labels(records))
     axes.set_ylabel("top-1 accuracy (%)")
     axes.set_ylim(0, min(100.0, top * 1.15 + 1) if top > 0 else 100.0)
@@ -102,18 +136,29 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
 def curve_plot(curves: Sequence[Curve], dataset: str, metric: str, name: str) -> Plot | None:
     """One line per run of ``metric`` (``loss`` or ``knn_top1``) over training epochs;
     ``None`` when no run of ``dataset`` logged it."""
-    chosen = [c for c in curves if c.dataset == dataset and metric in c.frame
-              and c.frame[metric].notna().any()]
+    chosen = [
+        c
+        for c in curves
+        if c.dataset == dataset and metric in c.frame and c.frame[metric].notna().any()
+    ]
     if not chosen:
         return None
-    figure = Figure(figsize=(6.5, 4.0))
+    figure = _figure(6.5, 4.0)
     axes = figure.add_subplot()
     colours: dict[str, str] = {}
     for curve in chosen:
         first = curve.setting not in colours
         colours.setdefault(curve.setting, f"C{len(colours) % 10}")
-        axes.plot(curve.frame["epoch"], curve.frame[metric], color=colours[curve.setting],
-                  alpha=0.8, linewidth=1.2, label=curve.setting if first else None)
+        axes.plot(
+            curve.frame["epoch"],
+            curve.frame[metric],
+            color=colours[curve.setting],
+            alpha=0.8,
+            linewidth=1.2,
+            marker="o" if len(curve.frame) <= 30 else None,  # a short run is still visible
+            markersize=3,
+            label=curve.setting if first else None,
+        )
     ylabel = CURVE_METRICS.get(metric, metric)
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)

@@ -30,8 +30,16 @@ from byolbench.errors import DataError
 
 REFERENCES_FILE = Path(__file__).with_name("references.csv")
 REFERENCE_COLUMNS = (
-    "dataset", "backbone", "method", "epochs", "batch_size", "protocol", "top1", "top5",
-    "source", "notes",
+    "dataset",
+    "backbone",
+    "method",
+    "epochs",
+    "batch_size",
+    "protocol",
+    "top1",
+    "top5",
+    "source",
+    "notes",
 )
 MINI_CAVEAT = (
     "ours is cifar10-mini (10,000 of CIFAR-10's 50,000 training and 2,000 of its 10,000 test "
@@ -128,23 +136,23 @@ def _load(path: Path) -> tuple[Reference, ...]:
         reader = csv.DictReader(handle)
         missing = [c for c in REFERENCE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise DataError(
-                f"{path} lacks columns {missing}; expected {list(REFERENCE_COLUMNS)}"
-            )
+            raise DataError(f"{path} lacks columns {missing}; expected {list(REFERENCE_COLUMNS)}")
         out = []
         for line, row in enumerate(reader, start=2):
-            out.append(Reference(
-                dataset=row["dataset"].strip().lower(),
-                backbone=row["backbone"].strip(),
-                method=row["method"].strip().lower(),
-                epochs=int(_number(row["epochs"], int, path, line, "epochs")),
-                batch_size=int(_number(row["batch_size"], int, path, line, "batch_size")),
-                protocol=row["protocol"].strip(),
-                top1=float(_number(row["top1"], float, path, line, "top1")),
-                top5=float(_number(row["top5"], float, path, line, "top5")),
-                source=row["source"].strip(),
-                notes=(row["notes"] or "").strip(),
-            ))
+            out.append(
+                Reference(
+                    dataset=row["dataset"].strip().lower(),
+                    backbone=row["backbone"].strip(),
+                    method=row["method"].strip().lower(),
+                    epochs=int(_number(row["epochs"], int, path, line, "epochs")),
+                    batch_size=int(_number(row["batch_size"], int, path, line, "batch_size")),
+                    protocol=row["protocol"].strip(),
+                    top1=float(_number(row["top1"], float, path, line, "top1")),
+                    top5=float(_number(row["top5"], float, path, line, "top5")),
+                    source=row["source"].strip(),
+                    notes=(row["notes"] or "").strip(),
+                )
+            )
     return tuple(out)
 
 
@@ -177,7 +185,7 @@ def protocol_kind(protocol: str) -> str:
 def _variant_distance(reference: Reference) -> int:
     text = reference.protocol.lower()
     if reference.kind == "knn":
-        return 0 if "k=200" in text else 1
+        return 0 if re.search(r"\bk=200\b", text) else 1
     return 1 if "online" in text else 0
 
 
@@ -215,8 +223,13 @@ def nearest_reference(
     def rank(item: tuple[int, Reference]) -> tuple[bool, bool, float, int, int]:
         index, ref = item
         distance = 0.0 if math.isnan(ours) else abs(ref.epochs - ours)
-        return (backbone_family(ref.backbone) != family, ref.kind != kind,
-                distance, _variant_distance(ref), index)
+        return (
+            backbone_family(ref.backbone) != family,
+            ref.kind != kind,
+            distance,
+            _variant_distance(ref),
+            index,
+        )
 
     best = min(enumerate(candidates), key=rank)[1]
     return MatchedReference(best, _caveats(best, backbone, family, kind, dataset_caveat))

@@ -56,8 +56,10 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
     """
     store = ResultsStore(results_dir)
     path = store.runs_csv
-    hint = (f"run `byolbench run --results-dir {results_dir}` first, or pass the folder that "
-            "holds runs.csv")
+    hint = (
+        f"run `byolbench run --results-dir {results_dir}` first, or pass the folder that "
+        "holds runs.csv"
+    )
     if not path.is_file():
         raise DataError(f"no results: {path} does not exist; {hint}")
     if not path.read_text(encoding="utf-8", errors="replace").strip():
@@ -106,6 +108,5 @@ def write_report(report: Report, out_dir: Path) -> list[Path]:
         write_bytes(out_dir / plot.name, plot.png)
         written.append(out_dir / plot.name)
     text("report.md", report_markdown(report.tables, report.plots))
-    text("report.html", render_html(report.tables, report.plots, report.source,
-                                    report.generated))
+    text("report.html", render_html(report.tables, report.plots, report.source, report.generated))
     return written

@@ -38,8 +38,16 @@ PROTOCOLS: tuple[str, ...] = (
     "its footnote gives batch size, source and caveats.",
 )
 PROTOCOL_NOTE = " ".join(PROTOCOLS)
-REFERENCE_FIELDS = ("top1", "top5", "protocol", "epochs", "batch_size", "backbone", "dataset",
-                    "source")
+REFERENCE_FIELDS = (
+    "top1",
+    "top5",
+    "protocol",
+    "epochs",
+    "batch_size",
+    "backbone",
+    "dataset",
+    "source",
+)
 
 
 @dataclass
@@ -101,12 +109,15 @@ def protocols_as_run(rows: pd.DataFrame) -> str:
     parts = []
     knn = _details(rows[rows["protocol"] == "knn"])
     if knn:
-        parts.append(f"kNN k={_values(knn, 'k') or '?'}, temperature "
-                     f"{_values(knn, 'temperature') or '?'}")
+        parts.append(
+            f"kNN k={_values(knn, 'k') or '?'}, temperature {_values(knn, 'temperature') or '?'}"
+        )
     linear = _details(rows[rows["protocol"] == "linear"])
     if linear:
-        parts.append(f"linear probe held-out fraction {_values(linear, 'val_fraction') or '?'}, "
-                     f"L2 chosen per run: {_values(linear, 'l2') or '?'}")
+        parts.append(
+            f"linear probe held-out fraction {_values(linear, 'val_fraction') or '?'}, "
+            f"L2 chosen per run: {_values(linear, 'l2') or '?'}"
+        )
     return f"As run here: {'; '.join(parts)}." if parts else ""
 
 
@@ -131,8 +142,13 @@ def dataset_tables(
     matches: list[MatchedReference | None] = []
 
     def match(record: pd.Series) -> MatchedReference | None:
-        return nearest_reference(dataset, str(record["backbone"]), str(record["protocol"]),
-                                 pd.to_numeric(record["epochs"], errors="coerce"), references)
+        return nearest_reference(
+            dataset,
+            str(record["backbone"]),
+            str(record["protocol"]),
+            pd.to_numeric(record["epochs"], errors="coerce"),
+            references,
+        )
 
     def cell(record: pd.Series) -> str:
         found = match(record)

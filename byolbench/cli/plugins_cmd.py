@@ -19,7 +19,7 @@ REGISTRIES: tuple[Registry[Any], ...] = (BACKBONES, AUGMENTATIONS, DATASETS)
 GROUPS_HINT = (
     "a package adds plugins with entry points in the groups "
     + ", ".join(r.group for r in REGISTRIES)
-    + " (see docs/plugins.md)"
+    + " (see the Plugins section of CONTRIBUTING.md)"
 )
 
 app = typer.Typer(

@@ -1,4 +1,4 @@
-"""``byolbench report``: comparison tables from a results folder."""
+"""``byolbench report``: tables, CSV, plots and an HTML page from a results folder."""
 
 from __future__ import annotations
 
@@ -6,20 +6,44 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from byolbench.cli.console import setup_logging
-from byolbench.cli.tables import show_and_write_summary
+from byolbench.bench.report import REPORT_DIR, build_report, load_rows, write_report
+from byolbench.cli.console import console, setup_logging
+from byolbench.cli.tables import print_tables
 
 
 def report(
-    results_dir: Annotated[Path, typer.Argument(help="Folder holding runs.csv.")] = Path(
-        "results"),
+    results_dir: Annotated[Path, typer.Argument(help="Folder holding runs.csv.")] = Path("results"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the report (default: RESULTS_DIR/report)."
+        ),
+    ] = None,
 ) -> None:
-    """Aggregate runs.csv over seeds and write comparison tables.
+    """Aggregate runs.csv over seeds into tables, CSV, plots and one HTML page.
 
-    Example:
+    Per dataset: a Markdown table and a CSV (BYOL beside random init per protocol, gain in
+    points, mean ± std over seeds, the nearest published reference with its protocol and
+    epochs), accuracy plots with error bars and, when logged, loss and kNN accuracy over
+    training; all of it in report.md and a self-contained report.html. The terminal shows
+    the same tables.
 
-        byolbench report results/
+    Examples:
+
+        byolbench report
+
+        byolbench report results/ --out site/byol-report
     """
     setup_logging()
-    show_and_write_summary(results_dir, [])
+    rows = load_rows(results_dir)
+    result = build_report(rows, results_dir)
+    print_tables(result.tables)
+    out_dir = out if out is not None else Path(results_dir) / REPORT_DIR
+    written = write_report(result, out_dir)
+    plots = sum(path.suffix == ".png" for path in written)
+    console.print(
+        f"wrote {len(written)} files ({len(result.tables)} dataset table(s), {plots} plot(s)) "
+        f"to {escape(str(out_dir))}; open {escape(str(out_dir / 'report.html'))}"
+    )

@@ -1,63 +1,69 @@
-"""Rich and Markdown comparison tables of the results store."""
+"""Rich comparison tables of the results store, and the summary ``byolbench run`` ends with."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from byolbench.atomic import write_text
-from byolbench.bench.aggregate import aggregate, comparison_table, to_markdown
+from byolbench.bench.markdown_report import report_markdown
+from byolbench.bench.report_tables import PROTOCOL_NOTE, DatasetTables, report_tables
 from byolbench.bench.store import ResultsStore
 from byolbench.cli.console import console
 
-PROTOCOL_NOTE = (
-    "kNN: cosine similarity on L2-normalised frozen online-backbone features, k=200, votes "
-    "weighted by exp(sim/0.1). Linear: multinomial logistic regression on frozen standardised "
-    "features, L2 chosen on a held-out 10% of the training split, refit, tested once. "
-    "random = the same backbone at random initialisation; gain = BYOL - random (points). "
-    "Mean ± std over seeds."
-)
+__all__ = ["PROTOCOL_NOTE", "print_tables", "rich_table", "show_and_write_summary"]
+
+LEFT_COLUMNS = ("backbone", "augmentation")
+
+
+def _styled(column: str, text: str) -> str:
+    safe = escape(text)
+    if column.endswith("gain") and text.startswith("+"):
+        return f"[green]{safe}[/]"
+    if column.endswith("gain") and text.startswith("-") and text != "-":
+        return f"[red]{safe}[/]"
+    return safe
 
 
 def rich_table(table: pd.DataFrame, title: str) -> Table:
-    """The same table for the terminal."""
-    out = Table(title=title, title_justify="left")
+    """The same table for the terminal (cell text is escaped, gains coloured)."""
+    out = Table(title=escape(title), title_justify="left")
     for column in table.columns:
-        justify = "left" if column in ("backbone", "augmentation") else "right"
-        out.add_column(str(column), justify=justify)
+        left = column in LEFT_COLUMNS or str(column).endswith("published")
+        out.add_column(escape(str(column)), justify="left" if left else "right")
     for _, row in table.iterrows():
-        cells = []
-        for column in table.columns:
-            text = str(row[column])
-            if column.endswith("gain") and text.startswith("+"):
-                text = f"[green]{text}[/]"
-            elif column.endswith("gain") and text.startswith("-") and text != "-":
-                text = f"[red]{text}[/]"
-            cells.append(text)
-        out.add_row(*cells)
+        out.add_row(*(_styled(str(c), str(row[c])) for c in table.columns))
     return out
+
+
+def print_tables(tables: Sequence[DatasetTables]) -> None:
+    """Prints each dataset's table with its references, then the protocol statement."""
+    for entry in tables:
+        console.print(rich_table(entry.display, entry.title))
+        if entry.as_run:
+            console.print(f"[dim]{escape(entry.as_run)}[/]")
+        for index, text in enumerate(entry.footnotes, start=1):
+            console.print(f"[dim]{escape(f'[{index}] {text}')}[/]")
+    console.print(f"[dim]{escape(PROTOCOL_NOTE)}[/]")
 
 
 def show_and_write_summary(results_dir: Path, datasets: Iterable[str]) -> Path | None:
     """Prints each dataset's table and writes them all to ``results_dir/summary.md``."""
-    rows = ResultsStore(results_dir).read()
+    store = ResultsStore(results_dir)
+    rows = store.read()
     if rows.empty:
         console.print("[yellow]no results yet[/]")
         return None
-    summary = aggregate(rows)
-    parts = ["# byolbench results\n", f"{PROTOCOL_NOTE}\n"]
-    for dataset in sorted(set(datasets) | set(summary["dataset"].unique())):
-        table = comparison_table(summary, dataset)
-        if table.empty:
-            continue
-        title = f"{dataset}: top-1 accuracy (%)"
-        console.print(rich_table(table, title))
-        parts.append(f"## {title}\n\n{to_markdown(table)}")
-    console.print(f"[dim]{PROTOCOL_NOTE}[/]")
-    path = results_dir / "summary.md"
-    write_text(path, "\n".join(parts))
-    console.print(f"wrote {path} and {ResultsStore(results_dir).runs_csv}")
+    tables = report_tables(rows, sorted(set(datasets)))
+    print_tables(tables)
+    path = Path(results_dir) / "summary.md"
+    write_text(path, report_markdown(tables))
+    console.print(
+        f"wrote {escape(str(path))} and {escape(str(store.runs_csv))}; "
+        f"`byolbench report {escape(str(results_dir))}` adds CSV, plots and an HTML page"
+    )
     return path
