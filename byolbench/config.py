@@ -174,6 +174,8 @@ class EvalConfig:
         linear_max_iter: L-BFGS iterations per probe fit.
         random_baseline: Also evaluate the same backbone at random initialisation.
         batch_size: Images per batch when extracting features.
+        monitor_every: During pretraining, log the kNN top-1 of the online backbone on the
+            test split every N epochs (0: off); the report plots it over training.
     """
 
     protocols: tuple[str, ...] = ("knn", "linear")
@@ -184,6 +186,7 @@ class EvalConfig:
     linear_max_iter: int = 200
     random_baseline: bool = True
     batch_size: int = 512
+    monitor_every: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,7 @@ NON_RESULT_KEYS = frozenset(
         "train.compile",
         "train.collapse_threshold",
         "train.collapse_window",
+        "eval.monitor_every",
     }
 )
 

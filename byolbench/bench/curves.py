@@ -47,7 +47,9 @@ class Curve:
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
-    """Records of one ``metrics.jsonl``: unreadable lines skipped, the last record per step kept.
+    """Records of one ``metrics.jsonl``: unreadable lines skipped; records of the same step are
+    merged, the last value of each field winning (a kNN record shares its step with a loss
+    record).
 
     Returns:
         A frame sorted by ``step`` (empty when nothing is readable).
@@ -63,7 +65,7 @@ def read_metrics(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         return frame
-    return frame.drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
+    return frame.groupby("step", as_index=False, sort=True).last().reset_index(drop=True)
 
 
 def metrics_path(results_dir: Path, row: pd.Series) -> Path | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from byolbench.bench.matrix import Cell, diff_from_defaults
@@ -49,17 +48,16 @@ def _estimate(cell: Cell) -> tuple[str, str, str]:
 
 
 def show_dry_run(cells: Sequence[Cell]) -> None:
-    """Prints one row per cell with its non-default settings and compute estimate."""
-    table = Table(title=f"{len(cells)} cell(s) (nothing is trained in a dry run)")
-    for column in ("cell", "image px", "optimizer steps*", "compute", "settings differing "
-                   "from defaults"):
-        table.add_column(column, overflow="fold")
-    for cell in cells:
+    """Prints each cell: its id, a compute estimate and the settings that differ from defaults."""
+    console.print(f"[bold]{len(cells)} cell(s)[/] (a dry run trains nothing)\n")
+    for index, cell in enumerate(cells, start=1):
+        size, steps, compute = _estimate(cell)
+        console.print(
+            f"[bold]{index}. {cell.cell_id}[/]: {size} px, {steps} optimizer steps*, {compute}"
+        )
         diff = diff_from_defaults(cell.config)
-        shown = ", ".join(f"{k}={v}" for k, v in diff.items())
-        table.add_row(cell.cell_id, *_estimate(cell), shown)
-    console.print(table)
+        console.print("   " + ", ".join(f"{k}={v}" for k, v in diff.items()), soft_wrap=True)
     console.print(
-        "[dim]* per process with one process; compute = 8 backbone forwards per image per "
-        "step (online fwd+bwd of two views, target fwd of two views), multiply-adds x 2[/]"
+        "\n[dim]* with one process; compute = 8 backbone forwards per image per step (online "
+        "forward+backward of two views, target forward of two views), multiply-adds x 2[/]"
     )

@@ -23,11 +23,14 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from byolbench.augment.presets import create_augmentation
+from byolbench.augment.transforms import EvalTransform
 from byolbench.byol.model import BYOL
 from byolbench.byol.momentum import tau_schedule
 from byolbench.config import RunConfig
 from byolbench.data.base import DatasetSplits
 from byolbench.errors import ConfigError, TrainingError
+from byolbench.eval.features import extract_features
+from byolbench.eval.knn import knn_classify
 from byolbench.models.backbone import backbone_spec, create_backbone
 from byolbench.train.batches import ShardedBatches
 from byolbench.train.checkpoint import CheckpointManager, TrainState
@@ -38,6 +41,7 @@ from byolbench.train.metrics import (
     healthy_std,
 )
 from byolbench.train.optim import build_optimizer, scaled_lr, set_lr, warmup_cosine
+from byolbench.train.precision import autocast_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -307,6 +311,7 @@ class Trainer:
                     if state.batch_in_epoch >= usable:
                         state.epoch += 1
                         state.batch_in_epoch = 0
+                        self._monitor(raw, state, image_size)
                         checkpoint()
                 if saved_step != state.step:
                     checkpoint()
@@ -328,6 +333,29 @@ class Trainer:
         for buffer in raw.buffers():
             if buffer.is_floating_point():
                 buffer.copy_(self.accelerator.reduce(buffer.detach().clone(), "mean"))
+
+    def _monitor(self, raw: BYOL, state: TrainState, image_size: int) -> None:
+        """Logs the online backbone's kNN top-1 every ``eval.monitor_every`` epochs."""
+        every = self.config.eval.monitor_every
+        if not every or state.epoch % every:
+            return
+        acc = self.accelerator
+        transform = EvalTransform(image_size, self.splits.info.mean, self.splits.info.std)
+        options = {"device": acc.device, "batch_size": self.config.eval.batch_size,
+                   "autocast_dtype": autocast_dtype(acc.mixed_precision),
+                   "channels_last": self.config.model.channels_last, "accelerator": acc}
+        train = extract_features(raw.backbone, self.splits.train.images, transform, **options)
+        test = extract_features(raw.backbone, self.splits.test.images, transform, **options)
+        raw.backbone.train()
+        knn = knn_classify(train, self.splits.train.labels, test, self.splits.test.labels,
+                           self.splits.info.num_classes, self.config.eval.knn_k,
+                           self.config.eval.knn_temperature)
+        record = {"step": state.step, "epoch": state.epoch, "knn_top1": knn.top1}
+        logger.info("epoch %d: kNN top-1 %.2f", state.epoch, knn.top1)
+        if acc.is_main_process:
+            self.metrics.write(record)
+            if acc.trackers:
+                acc.log({"knn_top1": knn.top1}, step=state.step)
 
     def _stop_agreed(self, requested: bool, logged: bool) -> bool:
         """Whether to stop now; with several processes all must agree, checked at log steps."""

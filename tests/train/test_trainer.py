@@ -60,3 +60,18 @@ def test_max_steps_stops_early_but_keeps_the_schedule(tiny_splits):
     config = tiny_config(**{"train.epochs": 4, "train.max_steps": 3})
     result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
     assert result.state.step == 3 and result.total_steps == 32
+
+
+def test_knn_monitor_logs_accuracy_each_epoch(tmp_path, tiny_splits):
+    import json
+
+    from byolbench.bench.curves import read_metrics
+
+    config = tiny_config(**{"train.epochs": 2, "eval.monitor_every": 1, "eval.knn_k": 5})
+    Trainer(config, tiny_splits, make_accelerator("no"), tmp_path).fit()
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    knn = [r for r in lines if "knn_top1" in r]
+    assert [r["epoch"] for r in knn] == [1, 2] and all(0 <= r["knn_top1"] <= 100 for r in knn)
+    frame = read_metrics(tmp_path / "metrics.jsonl")
+    merged = frame[frame["step"] == knn[0]["step"]].iloc[0]
+    assert merged["knn_top1"] == knn[0]["knn_top1"] and merged["loss"] == merged["loss"]
