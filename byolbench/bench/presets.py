@@ -6,7 +6,9 @@
 * ``standard``: the small-image (CIFAR) recipe of solo-learn's BYOL configs: LARS base lr 1.0,
   trust coefficient 0.02, weight decay 1e-5, tau 0.99, 200 epochs of batch 256.
 * ``quick``: a CPU demonstration on the embedded ``cifar10-mini`` that finishes in about ten
-  minutes on two cores and still shows what BYOL buys over random initialisation.
+  minutes on two cores and still shows what BYOL buys over random initialisation:
+  resnet10t (CIFAR stem), 4 epochs of batch 64, AdamW lr 2e-3 per 256, crops of at least 20%
+  of the image.
 """
 
 from __future__ import annotations
@@ -28,16 +30,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "byol.tau_base": 0.99,
     },
     "quick": {
+        # Tuned on cifar10-mini for a 10-minute CPU budget (2 cores): a one-block-per-stage
+        # ResNet (timm resnet10t, CIFAR stem) takes twice the steps of ResNet-18 in the same
+        # time, and AdamW with small batches learned fastest in short runs (README, "quick").
         "data.dataset": "cifar10-mini",
-        "model.backbone": "resnet18",
-        "train.epochs": 2,
-        "train.batch_size": 128,
-        "optim.name": "lars",
-        "optim.lr": 1.0,
-        "optim.lars_eta": 0.02,
-        "optim.weight_decay": 1e-5,
-        "optim.warmup_epochs": 0.5,
+        "model.backbone": "resnet10t",
+        "train.epochs": 4,
+        "train.batch_size": 64,
+        "optim.name": "adamw",
+        "optim.lr": 2e-3,
+        "optim.weight_decay": 1e-4,
+        "optim.warmup_epochs": 0.25,
         "byol.tau_base": 0.99,
+        "augment.crop_min_scale": 0.2,
     },
 }
 

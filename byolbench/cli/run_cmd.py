@@ -102,7 +102,7 @@ def run(
 ) -> None:
     """Pretrain each backbone x dataset x augmentation x seed, evaluate, and tabulate.
 
-    Without options it runs the quick preset: ResNet-18 on the embedded cifar10-mini for
+    Without options it runs the quick preset: resnet10t on the embedded cifar10-mini for
     about ten minutes on two CPU cores, then kNN and linear probe for BYOL and random init.
 
     Examples:

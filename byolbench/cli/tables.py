@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -29,14 +30,24 @@ def _styled(column: str, text: str) -> str:
     return safe
 
 
+def _compact(column: str, text: str) -> str:
+    """In the terminal a published cell keeps its number and footnote marker only
+    (``86.9 (knn k=200 t=0.1, 200 ep) [1]`` -> ``86.9 [1]``); the footnote has the rest."""
+    if not column.endswith("published"):
+        return text
+    match = re.match(r"^(\S+)\s*\(.*\)\s*(\[\d+\])$", text)
+    return f"{match.group(1)} {match.group(2)}" if match else text
+
+
 def rich_table(table: pd.DataFrame, title: str) -> Table:
-    """The same table for the terminal (cell text is escaped, gains coloured)."""
+    """The same table for the terminal (cell text is escaped, gains coloured, published
+    references shortened to their footnote markers)."""
     out = Table(title=escape(title), title_justify="left")
     for column in table.columns:
         left = column in LEFT_COLUMNS or str(column).endswith("published")
         out.add_column(escape(str(column)), justify="left" if left else "right")
     for _, row in table.iterrows():
-        out.add_row(*(_styled(str(c), str(row[c])) for c in table.columns))
+        out.add_row(*(_styled(str(c), _compact(str(c), str(row[c]))) for c in table.columns))
     return out
 
 

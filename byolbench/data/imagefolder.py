@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
 import torch
 from PIL import Image
 
@@ -20,6 +21,7 @@ from byolbench.errors import DataError
 
 DEFAULT_IMAGE_SIZE = 224
 PROBE_FILES = 32
+MEMORY_FRACTION = 0.5
 EVAL_SPLITS = ("test", "val")
 UNLABELLED_DIRS = ("unlabeled", "unlabelled")
 
@@ -50,6 +52,18 @@ def _channel_stats(split: ImageSplit) -> tuple[tuple[float, ...], tuple[float, .
     return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
+def _check_fits_in_memory(root: Path, images: int, channels: int, size: int) -> None:
+    """Refuses folders whose decoded images would take more than half the available RAM."""
+    needed = images * channels * size * size
+    available = psutil.virtual_memory().available
+    if needed > available * MEMORY_FRACTION:
+        raise DataError(
+            f"{root} holds {images:,} images, {needed / 2**30:.1f} GiB decoded at {size} px, "
+            f"more than half of the {available / 2**30:.1f} GiB of free memory; byolbench keeps "
+            "datasets in memory, so use a smaller --image-size or a subset of the folder"
+        )
+
+
 def load_image_folder(
     root: Path, request: DatasetRequest, name: str, channels: int = 3
 ) -> DatasetSplits:
@@ -72,14 +86,18 @@ def load_image_folder(
         )
     train_index = scan_labelled(root / "train")
     eval_index = scan_labelled(eval_dir, classes=train_index.classes)
+    unlabelled_dir = next((root / d for d in UNLABELLED_DIRS if (root / d).is_dir()), None)
+    unlabelled_index = scan_unlabelled(unlabelled_dir) if unlabelled_dir is not None else None
     size = _storage_size(train_index, request.image_size)
+    counted = len(train_index.files) + len(eval_index.files)
+    counted += len(unlabelled_index.files) if unlabelled_index is not None else 0
+    _check_fits_in_memory(root, counted, channels, size)
     cache = request.cache_dir
     train = load_folder_split(train_index, size, channels, cache)
     test = load_folder_split(eval_index, size, channels, cache)
     pretrain = train
-    unlabelled_dir = next((root / d for d in UNLABELLED_DIRS if (root / d).is_dir()), None)
-    if unlabelled_dir is not None:
-        extra = load_folder_split(scan_unlabelled(unlabelled_dir), size, channels, cache)
+    if unlabelled_index is not None:
+        extra = load_folder_split(unlabelled_index, size, channels, cache)
         pretrain = ImageSplit(
             torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])
         )

@@ -105,3 +105,16 @@ def test_decoded_tensor_is_cached_by_content(tmp_path, monkeypatch):
     write_image(tmp_path / "train" / "cat" / "0.png", colour=999)  # content changed
     with pytest.raises(AssertionError, match="decoded again"):
         _load(tmp_path)
+
+
+def test_folder_too_large_for_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    import psutil
+
+    write_image_folder(tmp_path, CLASSES, per_class=2)
+
+    class Tiny:
+        available = 10_000  # bytes: 8 images of 32x32x3 need 24,576
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny())
+    with pytest.raises(DataError, match="smaller --image-size"):
+        _load(tmp_path)
