@@ -177,10 +177,20 @@ def _config(args: dict[str, Any], steps: int, channels_last: bool, compile_: boo
     return RunConfig().replace(overrides)
 
 
+def _child(fn: Any, args: dict[str, Any], queue: Any) -> None:
+    queue.put(fn(args))
+
+
 def _run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Runs ``fn(args)`` in a fresh (non-daemonic, so it may start DataLoader workers)
+    process and returns its result."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(fn, (args,))
+    queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(fn, args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
 
 
 def _environment(device: str, precision: str) -> dict[str, str]:

@@ -26,9 +26,9 @@ def to_float_rgb(images: torch.Tensor) -> torch.Tensor:
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
-    """Luma ``(N, 1, H, W)`` with torchvision's weights."""
-    r, g, b = x.unbind(dim=1)
-    return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(1)
+    """Luma ``(N, 1, H, W)`` with torchvision's weights (one fused contraction)."""
+    weights = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=x.device)
+    return torch.einsum("nchw,c->nhw", x, weights).unsqueeze(1)
 
 
 def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
@@ -50,9 +50,9 @@ def jitter_blend(
     """
     gray = grayscale(x)
     mean = gray.mean(dim=(1, 2, 3), keepdim=True)
-    other = _expand(1.0 - contrast) * mean + _expand(1.0 - saturation) * gray
+    other = torch.addcmul(_expand(1.0 - contrast) * mean, _expand(1.0 - saturation), gray)
     scale = _expand(brightness * contrast * saturation)
-    return (scale * x + other).clamp_(0.0, 1.0)
+    return torch.addcmul(other, scale, x).clamp_(0.0, 1.0)
 
 
 def adjust_brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:

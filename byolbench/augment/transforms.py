@@ -12,6 +12,12 @@ from byolbench.augment.view import ViewParams, ViewSpec, apply_view, sample_view
 
 
 def _normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """In place: only for a fresh tensor the transform owns (the output of a view)."""
+    return x.sub_(mean.to(x.device)).div_(std.to(x.device))
+
+
+def _normalized(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Out of place: ``x`` may alias the caller's images."""
     return (x - mean.to(x.device)) / std.to(x.device)
 
 
@@ -92,7 +98,7 @@ class EvalTransform:
                 x, size=(self.image_size, self.image_size), mode="bilinear",
                 align_corners=False, antialias=True,
             )
-        return _normalize(x, self.mean, self.std)
+        return _normalized(x, self.mean, self.std)
 
 
 class IdentityTwoView:

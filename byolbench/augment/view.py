@@ -198,11 +198,10 @@ def apply_view(
             )
             x = _apply_where(x, takes[3], ops.adjust_hue, params.hue)
     if spec.grayscale_p > 0:
-        gray = params.grayscale.view(-1, 1, 1, 1)
-        x = torch.where(gray, ops.to_grayscale_rgb(x), x)
+        x = _apply_where(x, params.grayscale, ops.to_grayscale_rgb)
     if spec.blur_p > 0:
         kernel = blur_kernel_size(size, spec.blur_kernel_fraction)
         x = _apply_where(x, params.blur, ops.gaussian_blur, params.sigma, kernel)
     if spec.solarize_p > 0:
-        x = torch.where(params.solarize.view(-1, 1, 1, 1), ops.solarize(x), x)
+        x = _apply_where(x, params.solarize, ops.solarize)
     return x
