@@ -86,8 +86,8 @@ def main() -> None:
           f"overall {result.images_per_second:.0f} img/s, steady state {steady:.0f} img/s")
     achieved = flops_per_image * steady
     print(f"model FLOPs per image per step {flops_per_image / 1e9:.2f} GFLOP; achieved "
-          f"{achieved / 1e12:.1f} TFLOP/s = {100 * achieved / measured:.0f}% of the measured "
-          f"{dtype} matmul peak ({measured / 1e12:.0f} TFLOP/s)")
+          f"{achieved / 1e12:.3g} TFLOP/s = {100 * achieved / measured:.0f}% of the measured "
+          f"{dtype} matmul peak ({measured / 1e12:.3g} TFLOP/s)")
     vendor = vendor_peak(device)
     if vendor:
         print(f"utilisation vs the vendor dense bf16 peak ({vendor:.0f} TFLOP/s): "

@@ -18,6 +18,6 @@ if [ "$DEVICE" = "cuda" ]; then
   python benchmarks/epoch_run.py --device cuda --batch-size 512 --images 50000
 else
   python benchmarks/throughput.py --device cpu --models resnet18 --batch-size 32 --warmup 1 \
-    --window 1 --windows 2 --no-peer
+    --window 1 --windows 2 --no-peer --out "${TMPDIR:-/tmp}/byolbench-gpu-check"
   python benchmarks/epoch_run.py --device cpu --batch-size 64 --images 640
 fi

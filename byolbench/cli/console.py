@@ -26,7 +26,6 @@ def setup_logging(verbose: bool = False) -> None:
     root = logging.getLogger("byolbench")
     root.handlers[:] = [handler]
     root.setLevel(level)
-    root.propagate = False
     for noisy in ("accelerate", "timm"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
