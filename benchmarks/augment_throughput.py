@@ -35,8 +35,9 @@ def _images(size: int, n: int) -> torch.Tensor:
 
     images = load_dataset("cifar10-mini").train.images[:n]
     if size != images.shape[-1]:
-        images = torch.nn.functional.interpolate(images.float(), size=(size, size),
-                                                 mode="bilinear", antialias=True)
+        images = torch.nn.functional.interpolate(
+            images.float(), size=(size, size), mode="bilinear", antialias=True
+        )
         images = images.round().clamp(0, 255).to(torch.uint8)
     return images
 
@@ -106,10 +107,16 @@ def training_consumption(batch: int, device: torch.device) -> float:
     from byolbench.train.accel import make_accelerator
     from byolbench.train.trainer import Trainer
 
-    config = RunConfig().replace({
-        **preset_overrides("standard"), "model.backbone": "resnet18", "train.batch_size": batch,
-        "train.epochs": 100, "train.max_steps": 6, "train.log_every": 1000,
-    })
+    config = RunConfig().replace(
+        {
+            **preset_overrides("standard"),
+            "model.backbone": "resnet18",
+            "train.batch_size": batch,
+            "train.epochs": 100,
+            "train.max_steps": 6,
+            "train.log_every": 1000,
+        }
+    )
     clock = StepClock()
     accelerator = make_accelerator("auto", cpu=device.type == "cpu")
     Trainer(config, training_images(), accelerator, None, on_step=clock.tick).fit()
@@ -122,12 +129,16 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--train-batch", type=int, default=64,
-                        help="batch of the training-step measurement")
+    parser.add_argument(
+        "--train-batch", type=int, default=64, help="batch of the training-step measurement"
+    )
     args = parser.parse_args()
     device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
-    print(f"device: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
-          f"batch {args.batch_size}, median of {args.repeats}\n", flush=True)
+    print(
+        f"device: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
+        f"batch {args.batch_size}, median of {args.repeats}\n",
+        flush=True,
+    )
     rows = []
     for size in (32, 224):
         batched = batched_rate(size, args.batch_size, device, args.repeats)
@@ -142,10 +153,13 @@ def main() -> None:
     ]
     for size, batched, pil in rows:
         versus_step = f"{batched / consumed:.0f}x" if size == 32 else "-"
-        lines.append(f"| {size} px | {batched:.0f} | {pil:.0f} | {batched / pil:.1f}x | "
-                     f"{versus_step} |")
-    lines.append(f"\nresnet18 (CIFAR stem) BYOL training step at 32 px consumes {consumed:.1f} "
-                 f"images/s on {device} (batch {args.train_batch}, default precision).")
+        lines.append(
+            f"| {size} px | {batched:.0f} | {pil:.0f} | {batched / pil:.1f}x | {versus_step} |"
+        )
+    lines.append(
+        f"\nresnet18 (CIFAR stem) BYOL training step at 32 px consumes {consumed:.1f} "
+        f"images/s on {device} (batch {args.train_batch}, default precision)."
+    )
     print("\n" + "\n".join(lines))
 
 

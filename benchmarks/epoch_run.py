@@ -49,10 +49,15 @@ def main() -> None:
     accelerator = make_accelerator("auto", cpu=args.device == "cpu")
     device = accelerator.device
     splits = training_images(args.images)
-    config = RunConfig().replace({
-        **preset_overrides("standard"), "model.backbone": args.backbone,
-        "train.batch_size": args.batch_size, "train.epochs": 1, "train.log_every": 10,
-    })
+    config = RunConfig().replace(
+        {
+            **preset_overrides("standard"),
+            "model.backbone": args.backbone,
+            "train.batch_size": args.batch_size,
+            "train.epochs": 1,
+            "train.log_every": 10,
+        }
+    )
     clock = StepClock()
 
     def on_step(step: int, total: int) -> None:
@@ -65,11 +70,13 @@ def main() -> None:
     synchronize(device)
     seconds = time.perf_counter() - start
     window = 10 if len(clock.stamps) > 30 else 1
-    steady = median(clock.window_rates(args.batch_size, warmup=min(10, len(clock.stamps) // 3),
-                                       window=window))
+    steady = median(
+        clock.window_rates(args.batch_size, warmup=min(10, len(clock.stamps) // 3), window=window)
+    )
     model = result.model
     x = torch.randn(args.batch_size, 3, 32, 32, device=device).contiguous(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
 
     def one_step() -> None:
         with accelerator.autocast():
@@ -80,18 +87,26 @@ def main() -> None:
     dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
     measured = matmul_peak(device, dtype, n=8192 if device.type == "cuda" else 2048)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device {device} ({name}), precision {accelerator.mixed_precision}, "
-          f"batch {args.batch_size}, {args.images} images, {result.state.step} steps")
-    print(f"epoch wall time {seconds:.1f} s (including warm-up), "
-          f"overall {result.images_per_second:.0f} img/s, steady state {steady:.0f} img/s")
+    print(
+        f"device {device} ({name}), precision {accelerator.mixed_precision}, "
+        f"batch {args.batch_size}, {args.images} images, {result.state.step} steps"
+    )
+    print(
+        f"epoch wall time {seconds:.1f} s (including warm-up), "
+        f"overall {result.images_per_second:.0f} img/s, steady state {steady:.0f} img/s"
+    )
     achieved = flops_per_image * steady
-    print(f"model FLOPs per image per step {flops_per_image / 1e9:.2f} GFLOP; achieved "
-          f"{achieved / 1e12:.3g} TFLOP/s = {100 * achieved / measured:.0f}% of the measured "
-          f"{dtype} matmul peak ({measured / 1e12:.3g} TFLOP/s)")
+    print(
+        f"model FLOPs per image per step {flops_per_image / 1e9:.2f} GFLOP; achieved "
+        f"{achieved / 1e12:.3g} TFLOP/s = {100 * achieved / measured:.0f}% of the measured "
+        f"{dtype} matmul peak ({measured / 1e12:.3g} TFLOP/s)"
+    )
     vendor = vendor_peak(device)
     if vendor:
-        print(f"utilisation vs the vendor dense bf16 peak ({vendor:.0f} TFLOP/s): "
-              f"{100 * achieved / (vendor * 1e12):.0f}%")
+        print(
+            f"utilisation vs the vendor dense bf16 peak ({vendor:.0f} TFLOP/s): "
+            f"{100 * achieved / (vendor * 1e12):.0f}%"
+        )
 
 
 if __name__ == "__main__":

@@ -26,22 +26,29 @@ from byolbench.train.trainer import Trainer
 
 def run(precision: str, args: argparse.Namespace) -> tuple[str, float, float, float]:
     """Trains and evaluates with ``precision``; returns (resolved, kNN top-1, s, img/s)."""
-    config = RunConfig().replace({
-        **preset_overrides("quick"),
-        "model.backbone": args.backbone,
-        "train.batch_size": args.batch_size,
-        "train.max_steps": args.steps,
-        "train.mixed_precision": precision,
-        "train.seed": args.seed,
-        "eval.protocols": "knn",
-    })
+    config = RunConfig().replace(
+        {
+            **preset_overrides("quick"),
+            "model.backbone": args.backbone,
+            "train.batch_size": args.batch_size,
+            "train.max_steps": args.steps,
+            "train.mixed_precision": precision,
+            "train.seed": args.seed,
+            "eval.protocols": "knn",
+        }
+    )
     splits = load_dataset("cifar10-mini")
     accelerator = make_accelerator(precision, cpu=args.device == "cpu")
     start = time.perf_counter()
     result = Trainer(config, splits, accelerator, None).fit()
     seconds = time.perf_counter() - start
     rows = evaluate_backbone(
-        result.model.backbone, splits, config.eval, 32, "byol", device=accelerator.device,
+        result.model.backbone,
+        splits,
+        config.eval,
+        32,
+        "byol",
+        device=accelerator.device,
         autocast_dtype=autocast_dtype(accelerator.mixed_precision),
         channels_last=config.model.channels_last,
     )
@@ -57,15 +64,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
-    print(f"{args.backbone}, cifar10-mini, {args.steps} steps of batch {args.batch_size}, "
-          f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads\n",
-          flush=True)
+    print(
+        f"{args.backbone}, cifar10-mini, {args.steps} steps of batch {args.batch_size}, "
+        f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads\n",
+        flush=True,
+    )
     results = {}
     for precision in ("auto", "no"):
         resolved, top1, seconds, rate = run(precision, args)
         results[precision] = top1
-        print(f"{precision:>4} -> {resolved:>4}: kNN top-1 {top1:.2f}  "
-              f"train {seconds:.0f} s ({rate:.1f} img/s)", flush=True)
+        print(
+            f"{precision:>4} -> {resolved:>4}: kNN top-1 {top1:.2f}  "
+            f"train {seconds:.0f} s ({rate:.1f} img/s)",
+            flush=True,
+        )
     diff = results["auto"] - results["no"]
     print(f"\ndefault minus fp32: {diff:+.2f} points")
 

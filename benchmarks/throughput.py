@@ -34,8 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 MODELS = {"resnet18": ("resnet18", 32), "vit_tiny": ("vit_tiny", 32), "resnet50": ("resnet50", 64)}
-LEVERS = ("default", "no-bf16", "no-channels-last", "unfused-ema", "sync-every-step",
-          "compile")
+LEVERS = ("default", "no-bf16", "no-channels-last", "unfused-ema", "sync-every-step", "compile")
 
 
 def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +60,9 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     device = accelerator.device
     splits = training_images(args["images"])
     steps = args["warmup"] + args["window"] * args["windows"] + 1
-    config = _config(args, steps, channels_last=variant != "no-channels-last",
-                     compile_=variant == "compile")
+    config = _config(
+        args, steps, channels_last=variant != "no-channels-last", compile_=variant == "compile"
+    )
     clock = StepClock()
 
     def on_step(step: int, total: int) -> None:
@@ -115,8 +115,14 @@ def _lightly_worker(args: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(0)
     backbone = create_backbone(args["backbone"], args["image_size"])
     model = LightlyBYOL(backbone, backbone_spec(backbone).num_features).to(device)
-    loader = lightly_loader(splits.pretrain.images, args["image_size"], splits.info.mean,
-                            splits.info.std, args["batch_size"], args["workers"])
+    loader = lightly_loader(
+        splits.pretrain.images,
+        args["image_size"],
+        splits.info.mean,
+        splits.info.std,
+        args["batch_size"],
+        args["workers"],
+    )
     clock = StepClock()
     steps = args["warmup"] + args["window"] * args["windows"] + 1
     run_lightly_steps(model, loader, device, steps, clock.tick)
@@ -255,8 +261,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--models", default="resnet18,vit_tiny,resnet50")
-    parser.add_argument("--batch-size", type=int, default=0,
-                        help="default: 64 on CPU, 512 on CUDA")
+    parser.add_argument("--batch-size", type=int, default=0, help="default: 64 on CPU, 512 on CUDA")
     parser.add_argument("--precision", default="auto", help="byolbench's mixed precision")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--window", type=int, default=2, help="steps per timed window")
@@ -264,30 +269,37 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="lightly DataLoader workers")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--levers", action="store_true",
-                        help="also measure byolbench with each lever changed")
+    parser.add_argument(
+        "--levers", action="store_true", help="also measure byolbench with each lever changed"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the lightly reference")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     batch = args.batch_size or (512 if args.device == "cuda" else 64)
     env = _environment(args.device, args.precision)
-    settings = (f"batch {batch}, warm-up {args.warmup} steps, median of {args.windows} windows "
-                f"of {args.window} steps, lightly workers {args.workers}")
-    print("\n".join(f"{k}: {v}" for k, v in env.items()) + f"\nsettings: {settings}\n",
-          flush=True)
+    settings = (
+        f"batch {batch}, warm-up {args.warmup} steps, median of {args.windows} windows "
+        f"of {args.window} steps, lightly workers {args.workers}"
+    )
+    print("\n".join(f"{k}: {v}" for k, v in env.items()) + f"\nsettings: {settings}\n", flush=True)
     rows: list[dict[str, Any]] = []
     for model in args.models.split(","):
         backbone, size = MODELS[model]
         common = {
-            "backbone": backbone, "image_size": size, "batch_size": batch,
-            "device": args.device, "precision": args.precision, "warmup": args.warmup,
-            "window": args.window, "windows": args.windows, "workers": args.workers,
-            "threads": args.threads, "images": args.images,
+            "backbone": backbone,
+            "image_size": size,
+            "batch_size": batch,
+            "device": args.device,
+            "precision": args.precision,
+            "warmup": args.warmup,
+            "window": args.window,
+            "windows": args.windows,
+            "workers": args.workers,
+            "threads": args.threads,
+            "images": args.images,
         }
         variants = LEVERS if args.levers else ("default",)
-        measured = [
-            _run_isolated(_byolbench_worker, {**common, "variant": v}) for v in variants
-        ]
+        measured = [_run_isolated(_byolbench_worker, {**common, "variant": v}) for v in variants]
         peer = None if args.no_peer else _run_isolated(_lightly_worker, common)
         for row in measured + ([peer] if peer else []):
             row["model"] = f"{model} @ {size}px"

@@ -25,7 +25,10 @@ def git_commit(path: Path | None = None) -> str:
         return ""
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=where, capture_output=True, text=True, timeout=5,
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=5,
     )
     suffix = "-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else ""
     return out.stdout.strip() + suffix

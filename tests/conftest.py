@@ -19,8 +19,9 @@ def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.delenv("BYOLBENCH_BLOCK_PLUGINS", raising=False)
 
 
-def make_splits(n_train: int = 64, n_test: int = 32, size: int = 16, classes: int = 4,
-                seed: int = 0) -> DatasetSplits:
+def make_splits(
+    n_train: int = 64, n_test: int = 32, size: int = 16, classes: int = 4, seed: int = 0
+) -> DatasetSplits:
     """Random images whose class shifts the mean colour, so features can separate them."""
     generator = torch.Generator().manual_seed(seed)
 
@@ -31,8 +32,14 @@ def make_splits(n_train: int = 64, n_test: int = 32, size: int = 16, classes: in
         return ImageSplit(images, labels)
 
     train = split(n_train)
-    info = DatasetInfo("synthetic", size, 3, tuple(f"c{i}" for i in range(classes)),
-                       (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    info = DatasetInfo(
+        "synthetic",
+        size,
+        3,
+        tuple(f"c{i}" for i in range(classes)),
+        (0.5, 0.5, 0.5),
+        (0.25, 0.25, 0.25),
+    )
     return DatasetSplits(info, train, train, split(n_test))
 
 

@@ -15,13 +15,18 @@ from byolbench.config import parse_overrides
 
 BACKBONES = ("test_resnet", "test_vit")
 SETS = [
-    "model.projector_hidden_dim=32", "model.predictor_hidden_dim=32", "model.projector_dim=16",
-    "eval.protocols=knn", "eval.random_baseline=false", "train.checkpoint_every=1",
+    "model.projector_hidden_dim=32",
+    "model.predictor_hidden_dim=32",
+    "model.projector_dim=16",
+    "eval.protocols=knn",
+    "eval.random_baseline=false",
+    "train.checkpoint_every=1",
 ]
 
 
-def write_image_folder(root: Path, classes: int = 4, train: int = 4, test: int = 3,
-                       size: int = 32, seed: int = 0) -> Path:
+def write_image_folder(
+    root: Path, classes: int = 4, train: int = 4, test: int = 3, size: int = 32, seed: int = 0
+) -> Path:
     """``root/{train,test}/c<k>/<i>.png``: noisy images whose mean colour depends on the class."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", train), ("test", test)):

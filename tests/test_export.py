@@ -27,7 +27,7 @@ from byolbench.export.pretrained import create_pretrained_backbone
 from byolbench.train.trainer import build_model
 from tests.export_helpers import fake_hub_cache, tiny_runs, write_image_folder
 
-PLAIN_TIMM = r'''
+PLAIN_TIMM = r"""
 import json, re, sys
 import timm, torch
 from safetensors.torch import load_file, save_file
@@ -49,7 +49,7 @@ for i, folder in enumerate(sys.argv[3:]):
         errors[i] = str(exc)
 save_file(features, sys.argv[2])
 print(json.dumps({"errors": errors, "byolbench_imported": "byolbench" in sys.modules}))
-'''
+"""
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -69,8 +69,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def exports(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exports")
-    return {name: export_backbone(open_source(runs[name]), out / name, with_heads=True).folder
-            for name in ("test_resnet", "test_vit")}
+    return {
+        name: export_backbone(open_source(runs[name]), out / name, with_heads=True).folder
+        for name in ("test_resnet", "test_vit")
+    }
 
 
 def online_backbone(run_dir: Path) -> torch.nn.Module:
@@ -93,9 +95,18 @@ def test_plain_timm_gives_the_online_backbones_features(runs, exports, tmp_path)
     save_file({"x": x}, tmp_path / "x.safetensors")
     folders = [str(exports["test_resnet"]), str(exports["test_vit"])]
     proc = subprocess.run(
-        [sys.executable, "-c", PLAIN_TIMM, str(tmp_path / "x.safetensors"),
-         str(tmp_path / "features.safetensors"), *folders],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            PLAIN_TIMM,
+            str(tmp_path / "x.safetensors"),
+            str(tmp_path / "features.safetensors"),
+            *folders,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -103,8 +114,9 @@ def test_plain_timm_gives_the_online_backbones_features(runs, exports, tmp_path)
     assert report["byolbench_imported"] is False
     features = load_file(tmp_path / "features.safetensors")
     with torch.no_grad():
-        expected = {i: online_backbone(runs[name])(x) for i, name in
-                    enumerate(("test_resnet", "test_vit"))}
+        expected = {
+            i: online_backbone(runs[name])(x) for i, name in enumerate(("test_resnet", "test_vit"))
+        }
     # ResNet with the small-image stem: the README snippet; ViT with patch 4: both README
     # snippets (local-dir and pretrained_cfg_overlay) and timm's local-dir loading itself.
     for key in ("0.readme0", "1.readme0", "1.readme1", "1.local"):
@@ -118,10 +130,13 @@ def test_plain_timm_gives_the_online_backbones_features(runs, exports, tmp_path)
 def test_export_holds_the_online_backbone_heads_and_records(runs, exports):
     run_state = load_file(runs["test_resnet"] / "model.safetensors")
     exported = load_file(exports["test_resnet"] / "model.safetensors")
-    assert set(exported) == {k[len("backbone."):] for k in run_state if k.startswith("backbone.")}
+    assert set(exported) == {k[len("backbone.") :] for k in run_state if k.startswith("backbone.")}
     assert all(torch.equal(v, run_state[f"backbone.{k}"]) for k, v in exported.items())
-    assert any(not torch.equal(v, run_state[f"target_backbone.{k}"])
-               for k, v in exported.items() if v.is_floating_point())
+    assert any(
+        not torch.equal(v, run_state[f"target_backbone.{k}"])
+        for k, v in exported.items()
+        if v.is_floating_point()
+    )
     heads = load_file(exports["test_resnet"] / "heads.safetensors")
     assert heads and all(k.startswith(("projector.", "predictor.")) for k in heads)
     assert all(torch.equal(v, run_state[k]) for k, v in heads.items())
@@ -149,8 +164,9 @@ def test_checkpoints_and_unfinished_runs_are_sources(runs, tmp_path):
     source = open_source(run / "checkpoints" / "step-00000001")
     assert source.kind == "checkpoint" and source.steps == 1
     checkpoint_state = load_file(run / "checkpoints" / "step-00000001" / "model.safetensors")
-    assert all(torch.equal(v, checkpoint_state[f"backbone.{k}"])
-               for k, v in source.backbone_state.items())
+    assert all(
+        torch.equal(v, checkpoint_state[f"backbone.{k}"]) for k, v in source.backbone_state.items()
+    )
     assert source.spec.to_dict() == recorded
 
     unfinished = tmp_path / "unfinished"  # no final weights, no backbone.json yet
@@ -248,23 +264,24 @@ def test_evaluation_reproduces_the_runs_own_numbers(runs, exports, tmp_path):
         assert row["cell_id"].startswith("evaluate__") and row["cell_id"] != own["cell_id"]
 
     other = write_image_folder(tmp_path / "other", classes=3, train=8, test=4, seed=1)
-    rows = evaluate_source(open_source(exports["test_vit"]),
-                           EvaluateRequest(f"imagefolder:{other}", ("knn", "linear"),
-                                           device="cpu"))
+    rows = evaluate_source(
+        open_source(exports["test_vit"]),
+        EvaluateRequest(f"imagefolder:{other}", ("knn", "linear"), device="cpu"),
+    )
     assert [r["protocol"] for r in rows] == ["knn", "linear"]
     assert rows[0]["backbone"] == f"test_vit@{dataset}"
     assert rows[0]["protocol_details"]["pretrained_on"] == dataset
 
     with pytest.raises(ConfigError) as exc_info:
-        evaluate_source(open_source(exports["test_vit"]),
-                        EvaluateRequest(dataset, image_size=64, device="cpu"))
+        evaluate_source(
+            open_source(exports["test_vit"]), EvaluateRequest(dataset, image_size=64, device="cpu")
+        )
     assert "--image-size 64" in one_line_error(exc_info)
 
 
 def test_timm_pretrained_weights_come_from_the_local_cache_only(runs, tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
-    request = EvaluateRequest(f"imagefolder:{runs['data']}", ("knn",), image_size=32,
-                              device="cpu")
+    request = EvaluateRequest(f"imagefolder:{runs['data']}", ("knn",), image_size=32, device="cpu")
     with pytest.raises(ConfigError) as exc_info:
         evaluate_pretrained("test_resnet", request)
     assert "would need a download" in one_line_error(exc_info)
@@ -275,8 +292,9 @@ def test_timm_pretrained_weights_come_from_the_local_cache_only(runs, tmp_path, 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     connections: list[object] = []
     offline_before = os.environ.get("HF_HUB_OFFLINE")
-    monkeypatch.setattr(socket.socket, "connect", lambda _self, address: connections.append(
-        address))
+    monkeypatch.setattr(
+        socket.socket, "connect", lambda _self, address: connections.append(address)
+    )
     model = create_pretrained_backbone("test_resnet", 32)
     assert connections == []  # offline mode: not even a metadata request
     assert os.environ.get("HF_HUB_OFFLINE") == offline_before
@@ -320,8 +338,10 @@ def test_output_formats(monkeypatch, tmp_path):
         check_output(tmp_path / "emb.csv")
     assert ".npy" in one_line_error(exc_info)
     real_find_spec = __import__("importlib").util.find_spec
-    monkeypatch.setattr("importlib.util.find_spec",
-                        lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        "importlib.util.find_spec",
+        lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a),
+    )
     with pytest.raises(ConfigError) as exc_info:
         check_output(tmp_path / "emb.parquet")
     assert "pip install pyarrow" in one_line_error(exc_info)

@@ -57,8 +57,14 @@ class LightlyBYOL(nn.Module):
         return self.projection_head_momentum(y).detach()
 
 
-def lightly_loader(images: torch.Tensor, image_size: int, mean: Sequence[float],
-                   std: Sequence[float], batch_size: int, workers: int) -> DataLoader:
+def lightly_loader(
+    images: torch.Tensor,
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int,
+    workers: int,
+) -> DataLoader:
     """Lightly's BYOL transforms (no blur at 32 px, as its CIFAR examples) in workers."""
     from lightly.transforms.byol_transform import (
         BYOLTransform,
@@ -69,17 +75,30 @@ def lightly_loader(images: torch.Tensor, image_size: int, mean: Sequence[float],
     blur = 0.0 if image_size <= 64 else 1.0
     normalize = {"mean": list(mean), "std": list(std)}
     transform = BYOLTransform(
-        view_1_transform=BYOLView1Transform(input_size=image_size, gaussian_blur=blur,
-                                            normalize=normalize),
-        view_2_transform=BYOLView2Transform(input_size=image_size, gaussian_blur=blur * 0.1,
-                                            normalize=normalize),
+        view_1_transform=BYOLView1Transform(
+            input_size=image_size, gaussian_blur=blur, normalize=normalize
+        ),
+        view_2_transform=BYOLView2Transform(
+            input_size=image_size, gaussian_blur=blur * 0.1, normalize=normalize
+        ),
     )
-    return DataLoader(_PILDataset(images, transform), batch_size=batch_size, shuffle=True,
-                      drop_last=True, num_workers=workers, persistent_workers=workers > 0)
+    return DataLoader(
+        _PILDataset(images, transform),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
 
 
-def run_lightly_steps(model: LightlyBYOL, loader: DataLoader, device: torch.device,
-                      steps: int, on_step: Callable[[], None]) -> None:
+def run_lightly_steps(
+    model: LightlyBYOL,
+    loader: DataLoader,
+    device: torch.device,
+    steps: int,
+    on_step: Callable[[], None],
+) -> None:
     """The documented training loop (SGD lr 0.06, cosine momentum 0.996 -> 1)."""
     from lightly.loss import NegativeCosineSimilarity
     from lightly.models.utils import update_momentum

@@ -125,8 +125,9 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel_size: int) -> tor
     return y.reshape(n, c, h, w)
 
 
-def _source_coords(start: torch.Tensor, length: torch.Tensor, size: int, full: int,
-                   device: torch.device) -> torch.Tensor:
+def _source_coords(
+    start: torch.Tensor, length: torch.Tensor, size: int, full: int, device: torch.device
+) -> torch.Tensor:
     """Normalised sampling coordinates of ``size`` outputs over ``[start, start + length)``.
 
     Pixel centres map as in bilinear resizing of the crop alone (half-pixel offsets) and are
@@ -163,5 +164,6 @@ def resized_crop(
     grid = torch.stack(
         (gx.unsqueeze(1).expand(n, size, size), gy.unsqueeze(2).expand(n, size, size)), dim=-1
     )
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border",
-                         align_corners=False)
+    return F.grid_sample(
+        x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=False
+    )

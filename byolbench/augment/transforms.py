@@ -95,8 +95,11 @@ class EvalTransform:
         x = ops.to_float_rgb(images)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
             x = F.interpolate(
-                x, size=(self.image_size, self.image_size), mode="bilinear",
-                align_corners=False, antialias=True,
+                x,
+                size=(self.image_size, self.image_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
             )
         return _normalized(x, self.mean, self.std)
 

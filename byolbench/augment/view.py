@@ -83,9 +83,7 @@ def _uniform(
     return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
 
-def _bernoulli(
-    n: int, p: float, generator: torch.Generator, device: torch.device
-) -> torch.Tensor:
+def _bernoulli(n: int, p: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     return torch.rand(n, generator=generator, device=device) < p
 
 
@@ -177,9 +175,7 @@ def _apply_where(
     return x
 
 
-def apply_view(
-    images: torch.Tensor, params: ViewParams, spec: ViewSpec, size: int
-) -> torch.Tensor:
+def apply_view(images: torch.Tensor, params: ViewParams, spec: ViewSpec, size: int) -> torch.Tensor:
     """Applies one view's parameters to float RGB images in [0, 1].
 
     Order as in the paper: crop and resize (with flip), colour jitter, grayscale, blur,

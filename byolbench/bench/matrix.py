@@ -225,16 +225,22 @@ def expand(spec: MatrixSpec) -> list[Cell]:
             for augmentation in spec.augmentations:
                 for seed in spec.seeds:
                     config = base.replace(
-                        {"data.dataset": dataset, "model.backbone": backbone,
-                         "augment.preset": augmentation, "train.seed": seed},
+                        {
+                            "data.dataset": dataset,
+                            "model.backbone": backbone,
+                            "augment.preset": augmentation,
+                            "train.seed": seed,
+                        },
                         "matrix",
                     )
                     config = merge_tables(
-                        config, spec.per_dataset.get(dataset, {}),
+                        config,
+                        spec.per_dataset.get(dataset, {}),
                         f"{spec.source} [datasets.{dataset}]",
                     )
                     config = merge_tables(
-                        config, spec.per_backbone.get(backbone, {}),
+                        config,
+                        spec.per_backbone.get(backbone, {}),
                         f"{spec.source} [backbones.{backbone}]",
                     )
                     config = merge_tables(config, _nest(spec.cli), "command-line options")

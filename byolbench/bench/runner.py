@@ -99,20 +99,28 @@ def check_names(cells: Sequence[Cell]) -> None:
             import timm
 
             choices = [*ALIASES, *BACKBONES.names(), *timm.list_models()]
-            raise ConfigError(unknown_name_message(
-                "backbone", cell.backbone, choices, "See `byolbench list backbones --all-timm`."
-            ))
+            raise ConfigError(
+                unknown_name_message(
+                    "backbone", cell.backbone, choices, "See `byolbench list backbones --all-timm`."
+                )
+            )
         dataset = split_name(cell.dataset)[0]
         if dataset not in DATASETS:
-            raise ConfigError(unknown_name_message(
-                "dataset", cell.dataset, DATASETS.names(), "See `byolbench list datasets`."
-            ))
+            raise ConfigError(
+                unknown_name_message(
+                    "dataset", cell.dataset, DATASETS.names(), "See `byolbench list datasets`."
+                )
+            )
         augmentation = resolve_preset_name(cell.augmentation, 32)
         if cell.augmentation != "auto" and augmentation not in AUGMENTATIONS:
-            raise ConfigError(unknown_name_message(
-                "augmentation", cell.augmentation, [*AUGMENTATIONS.names(), "auto"],
-                "See `byolbench list augmentations`.",
-            ))
+            raise ConfigError(
+                unknown_name_message(
+                    "augmentation",
+                    cell.augmentation,
+                    [*AUGMENTATIONS.names(), "auto"],
+                    "See `byolbench list augmentations`.",
+                )
+            )
 
 
 def _phase(callbacks: RunCallbacks, text: str) -> None:
@@ -174,23 +182,34 @@ def run_cell(
         return CellOutcome(cell, "skipped", finished, run_dir=run_dir)
 
     accelerator = make_accelerator(
-        config.train.mixed_precision, config.train.grad_accum_steps, options.log_with,
-        str(run_dir), cpu=options.cpu,
+        config.train.mixed_precision,
+        config.train.grad_accum_steps,
+        options.log_with,
+        str(run_dir),
+        cpu=options.cpu,
     )
     device = accelerator.device
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", config.to_dict())
-        write_json(run_dir / "env.json", collect_env(
-            device, accelerator.num_processes, mixed_precision=accelerator.mixed_precision,
-            config_hash=config.config_hash(), cell_id=cell.cell_id,
-        ))
+        write_json(
+            run_dir / "env.json",
+            collect_env(
+                device,
+                accelerator.num_processes,
+                mixed_precision=accelerator.mixed_precision,
+                config_hash=config.config_hash(),
+                cell_id=cell.cell_id,
+            ),
+        )
     if options.log_with:
         accelerator.init_trackers(cell.cell_id, config=config.flat())
     _phase(callbacks, f"loading {cell.dataset}")
     with accelerator.main_process_first():
         splits = load_dataset(
-            config.data.dataset, config.data.data_dir or None, config.data.download,
+            config.data.dataset,
+            config.data.data_dir or None,
+            config.data.download,
             config.data.image_size,
         )
     splits = limit_train_samples(splits, config.data.max_train_samples)
@@ -204,15 +223,19 @@ def run_cell(
     main = accelerator.is_main_process
     spec = backbone_spec(result.model.backbone)
     if main:
-        save_final_weights(run_dir, result.model, {
-            "backbone": spec.to_dict(),
-            "dataset": splits.info.name,
-            "class_names": list(splits.info.class_names),
-            "mean": list(splits.info.mean),
-            "std": list(splits.info.std),
-            "config_hash": config.config_hash(),
-            "steps": result.state.step,
-        })
+        save_final_weights(
+            run_dir,
+            result.model,
+            {
+                "backbone": spec.to_dict(),
+                "dataset": splits.info.name,
+                "class_names": list(splits.info.class_names),
+                "mean": list(splits.info.mean),
+                "std": list(splits.info.std),
+                "config_hash": config.config_hash(),
+                "steps": result.state.step,
+            },
+        )
     eval_kwargs = {
         "device": device,
         "autocast_dtype": autocast_dtype(accelerator.mixed_precision),
@@ -221,16 +244,18 @@ def run_cell(
         "accelerator": accelerator,
     }
     _phase(callbacks, "evaluating the BYOL online backbone")
-    rows = evaluate_backbone(result.model.backbone, splits, config.eval, image_size, "byol",
-                             **eval_kwargs)
+    rows = evaluate_backbone(
+        result.model.backbone, splits, config.eval, image_size, "byol", **eval_kwargs
+    )
     if config.eval.random_baseline:
         _phase(callbacks, "evaluating the same backbone at random initialisation")
         set_seed(config.train.seed)
         baseline = build_model(config, image_size).backbone.to(device)
         if config.model.channels_last:
             baseline = baseline.to(memory_format=torch.channels_last)
-        rows += evaluate_backbone(baseline, splits, config.eval, image_size, "random",
-                                  **eval_kwargs)
+        rows += evaluate_backbone(
+            baseline, splits, config.eval, image_size, "random", **eval_kwargs
+        )
     accelerator.wait_for_everyone()
     if not main:
         return CellOutcome(cell, "done", run_dir=run_dir)
@@ -268,20 +293,25 @@ def _record_failure(store: ResultsStore, cell: Cell, exc: BaseException) -> str:
     message = str(exc) if isinstance(exc, ByolbenchError) else f"{type(exc).__name__}: {exc}"
     run_dir = store.run_dir(cell.cell_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "error.json", {
-        "timestamp": utc_now(),
-        "error": message,
-        "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
-    })
-    store.append_failure({
-        "timestamp": utc_now(),
-        "cell_id": cell.cell_id,
-        "config_hash": cell.config.config_hash(),
-        "dataset": cell.dataset,
-        "backbone": cell.backbone,
-        "seed": cell.seed,
-        "error": message.splitlines()[0] if message else type(exc).__name__,
-    })
+    write_json(
+        run_dir / "error.json",
+        {
+            "timestamp": utc_now(),
+            "error": message,
+            "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
+        },
+    )
+    store.append_failure(
+        {
+            "timestamp": utc_now(),
+            "cell_id": cell.cell_id,
+            "config_hash": cell.config.config_hash(),
+            "dataset": cell.dataset,
+            "backbone": cell.backbone,
+            "seed": cell.seed,
+            "error": message.splitlines()[0] if message else type(exc).__name__,
+        }
+    )
     return message
 
 
@@ -313,8 +343,9 @@ def run_matrix(
                 raise
             message = _record_failure(store, cell, exc)
             logger.error("cell %s failed: %s", cell.cell_id, message.splitlines()[0])
-            outcome = CellOutcome(cell, "failed", error=message,
-                                  run_dir=store.run_dir(cell.cell_id))
+            outcome = CellOutcome(
+                cell, "failed", error=message, run_dir=store.run_dir(cell.cell_id)
+            )
         outcomes.append(outcome)
         if callbacks.on_outcome is not None:
             callbacks.on_outcome(outcome)

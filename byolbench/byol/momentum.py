@@ -23,9 +23,7 @@ def tau_schedule(step: int, total_steps: int, tau_base: float) -> float:
 
 
 @torch.no_grad()
-def ema_update_(
-    target: Sequence[torch.Tensor], online: Sequence[torch.Tensor], tau: float
-) -> None:
+def ema_update_(target: Sequence[torch.Tensor], online: Sequence[torch.Tensor], tau: float) -> None:
     """In place: ``target = tau * target + (1 - tau) * online``, one fused kernel per dtype.
 
     Args:

@@ -21,8 +21,9 @@ def is_main_process() -> bool:
 def setup_logging(verbose: bool = False) -> None:
     """Shows byolbench warnings (and info with ``verbose``) through rich, once per process."""
     level = logging.INFO if verbose else logging.WARNING
-    handler = RichHandler(console=error_console, show_path=False, show_time=False,
-                          rich_tracebacks=False, markup=False)
+    handler = RichHandler(
+        console=error_console, show_path=False, show_time=False, rich_tracebacks=False, markup=False
+    )
     root = logging.getLogger("byolbench")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -15,17 +15,24 @@ from byolbench.export.embeddings import check_output, embed_folder, write_embedd
 
 
 def embed(
-    path: Annotated[Path, typer.Argument(
-        help="A run folder, a training checkpoint or an export folder.")],
-    images: Annotated[Path, typer.Option(
-        "--images", help="Folder of images (searched at any depth).")],
-    out: Annotated[Path, typer.Option(
-        "--out", help="FILE.npy (plus FILE.json listing the images) or FILE.parquet.")],
-    normalize: Annotated[bool, typer.Option(
-        "--normalize/--no-normalize", help="L2-normalise each embedding.")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="A run folder, a training checkpoint or an export folder.")
+    ],
+    images: Annotated[
+        Path, typer.Option("--images", help="Folder of images (searched at any depth).")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="FILE.npy (plus FILE.json listing the images) or FILE.parquet."),
+    ],
+    normalize: Annotated[
+        bool, typer.Option("--normalize/--no-normalize", help="L2-normalise each embedding.")
+    ] = False,
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 256,
-    data_dir: Annotated[str | None, typer.Option(
-        help="Dataset folder; only needed for a checkpoint of an unfinished run.")] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="Dataset folder; only needed for a checkpoint of an unfinished run."),
+    ] = None,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even if a GPU is present.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
@@ -42,11 +49,23 @@ def embed(
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
     spec = source.spec
     result = embed_folder(
-        source.load().to(device), images, spec.image_size, source.mean, source.std,
-        in_chans=spec.in_chans, device=device, batch_size=batch_size, normalize=normalize,
+        source.load().to(device),
+        images,
+        spec.image_size,
+        source.mean,
+        source.std,
+        in_chans=spec.in_chans,
+        device=device,
+        batch_size=batch_size,
+        normalize=normalize,
     )
-    meta = {"model": str(source.folder), "architecture": spec.arch,
-            "image_size": spec.image_size, "normalized": normalize, "images": str(images)}
+    meta = {
+        "model": str(source.folder),
+        "architecture": spec.arch,
+        "image_size": spec.image_size,
+        "normalized": normalize,
+        "images": str(images),
+    }
     written = write_embeddings(out, result, meta)
     console.print(
         f"embedded {len(result.files)} image(s) into {result.vectors.shape[1]} dimensions"

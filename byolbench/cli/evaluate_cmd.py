@@ -22,26 +22,48 @@ from byolbench.models.backbone import is_timm_model, resolve_name
 
 
 def evaluate(
-    path: Annotated[str, typer.Argument(
-        help="A run folder, a training checkpoint, an export folder, or (with --pretrained) "
-        "a timm model name.")],
-    dataset: Annotated[str, typer.Option(
-        "--dataset", help="Dataset to evaluate on (byolbench list datasets).")],
-    protocol: Annotated[str | None, typer.Option(
-        "--protocol", help="knn, linear or knn,linear (default: the run's own, else both).")
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder, a training checkpoint, an export folder, or (with --pretrained) "
+            "a timm model name."
+        ),
+    ],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset to evaluate on (byolbench list datasets).")
+    ],
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            "--protocol", help="knn, linear or knn,linear (default: the run's own, else both)."
+        ),
     ] = None,
-    pretrained: Annotated[bool, typer.Option(
-        "--pretrained", help="PATH is a timm model name: evaluate timm's own weights from the "
-        "local cache (never downloaded).")] = False,
+    pretrained: Annotated[
+        bool,
+        typer.Option(
+            "--pretrained",
+            help="PATH is a timm model name: evaluate timm's own weights from the "
+            "local cache (never downloaded).",
+        ),
+    ] = False,
     results_dir: Annotated[Path, typer.Option(help="Where runs.csv is.")] = Path("results"),
-    data_dir: Annotated[str | None, typer.Option(
-        help="Dataset folder (default $BYOLBENCH_DATA or ~/.cache/byolbench/data).")] = None,
-    image_size: Annotated[int, typer.Option(
-        help="Evaluation resolution (default: the size the weights were trained at; timm's "
-        "input size for --pretrained).")] = 0,
-    max_train_samples: Annotated[int, typer.Option(
-        help="Use only N labelled training images for the probes (quick checks); 0 uses all."
-    )] = 0,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="Dataset folder (default $BYOLBENCH_DATA or ~/.cache/byolbench/data)."),
+    ] = None,
+    image_size: Annotated[
+        int,
+        typer.Option(
+            help="Evaluation resolution (default: the size the weights were trained at; timm's "
+            "input size for --pretrained)."
+        ),
+    ] = 0,
+    max_train_samples: Annotated[
+        int,
+        typer.Option(
+            help="Use only N labelled training images for the probes (quick checks); 0 uses all."
+        ),
+    ] = 0,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even if a GPU is present.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:

@@ -13,17 +13,27 @@ from byolbench.export import export_backbone, open_source
 
 
 def export(
-    path: Annotated[Path, typer.Argument(
-        help="A run folder (results/runs/<cell>), a training checkpoint "
-        "(<run>/checkpoints/step-N) or an earlier export.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (results/runs/<cell>), a training checkpoint "
+            "(<run>/checkpoints/step-N) or an earlier export."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the export into.")],
-    with_heads: Annotated[bool, typer.Option(
-        "--with-heads", help="Also write the BYOL projector and predictor to "
-        "heads.safetensors.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an export already in --out.")] = False,
-    data_dir: Annotated[str | None, typer.Option(
-        help="Dataset folder; only needed for a checkpoint of an unfinished run.")] = None,
+    with_heads: Annotated[
+        bool,
+        typer.Option(
+            "--with-heads", help="Also write the BYOL projector and predictor to heads.safetensors."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an export already in --out.")
+    ] = False,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="Dataset folder; only needed for a checkpoint of an unfinished run."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
     """Export the ONLINE backbone as model.safetensors + config.json (timm's local-folder

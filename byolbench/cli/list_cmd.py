@@ -39,10 +39,15 @@ def _registry_table(registry: Registry, title: str, describe: dict[str, str]) ->
 
 def list_names(
     kind: Annotated[Kind, typer.Argument(help="backbones, datasets or augmentations")],
-    all_timm: Annotated[bool, typer.Option(
-        "--all-timm", help="With backbones: every timm model name (all of them work).")] = False,
-    pattern: Annotated[str, typer.Option(help="With --all-timm: a wildcard filter, e.g. "
-                                         "'resnet*'.")] = "",
+    all_timm: Annotated[
+        bool,
+        typer.Option(
+            "--all-timm", help="With backbones: every timm model name (all of them work)."
+        ),
+    ] = False,
+    pattern: Annotated[
+        str, typer.Option(help="With --all-timm: a wildcard filter, e.g. 'resnet*'.")
+    ] = "",
 ) -> None:
     """List what can be named in `byolbench run`.
 
@@ -53,8 +58,9 @@ def list_names(
         byolbench list backbones --all-timm --pattern 'convnext*'
     """
     if kind is Kind.backbones:
-        table = Table(title="backbone aliases (any timm model name works too)",
-                      title_justify="left")
+        table = Table(
+            title="backbone aliases (any timm model name works too)", title_justify="left"
+        )
         table.add_column("alias")
         table.add_column("timm model")
         for alias, target in ALIASES.items():
@@ -65,8 +71,9 @@ def list_names(
             import timm
 
             names = timm.list_models(pattern or "*")
-            console.print(f"{len(names)} timm models" + (f" matching {pattern!r}" if pattern
-                                                          else "") + ":")
+            console.print(
+                f"{len(names)} timm models" + (f" matching {pattern!r}" if pattern else "") + ":"
+            )
             console.print(", ".join(names), soft_wrap=True)
     elif kind is Kind.datasets:
         described = {name: entry.description for name, entry in CATALOG.items()}

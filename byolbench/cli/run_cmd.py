@@ -63,40 +63,68 @@ def _spec(
 
 
 def run(
-    backbones: Annotated[str | None, typer.Option(
-        help="Comma-separated timm names, aliases (resnet18, resnet50, vit_tiny, vit_small) "
-        "or plugin backbones.")] = None,
-    datasets: Annotated[str | None, typer.Option(
-        help="Comma-separated datasets (byolbench list datasets), e.g. cifar10,imagefolder:PATH."
-    )] = None,
-    augmentations: Annotated[str | None, typer.Option(
-        help="Comma-separated augmentation presets (auto, byol, byol-small, ...).")] = None,
+    backbones: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated timm names, aliases (resnet18, resnet50, vit_tiny, vit_small) "
+            "or plugin backbones."
+        ),
+    ] = None,
+    datasets: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated datasets (byolbench list datasets), "
+            "e.g. cifar10,imagefolder:PATH."
+        ),
+    ] = None,
+    augmentations: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated augmentation presets (auto, byol, byol-small, ...)."),
+    ] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Pretraining epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        help="Images per process per step (global batch = this x processes x accumulation)."
-    )] = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="TOML matrix file (see benchmarks/*.toml).")] = None,
-    preset: Annotated[str | None, typer.Option(
-        help="Starting recipe: quick (the default without backbones/datasets), standard "
-        "(small-image recipe, the default otherwise) or paper (ImageNet recipe).")] = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Dotted override, repeatable; wins over everything, e.g. "
-        "--set optim.lr=0.5")] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Images per process per step (global batch = this x processes x accumulation)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML matrix file (see benchmarks/*.toml).")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Starting recipe: quick (the default without backbones/datasets), standard "
+            "(small-image recipe, the default otherwise) or paper (ImageNet recipe)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Dotted override, repeatable; wins over everything, e.g. --set optim.lr=0.5",
+        ),
+    ] = None,
     results_dir: Annotated[Path, typer.Option(help="Where runs.csv and run folders go.")] = Path(
-        "results"),
-    data_dir: Annotated[str | None, typer.Option(
-        help="Dataset folder (default $BYOLBENCH_DATA or ~/.cache/byolbench/data).")] = None,
-    mixed_precision: Annotated[str | None, typer.Option(
-        help="auto (bf16 where supported), no, bf16 or fp16.")] = None,
-    max_train_samples: Annotated[int | None, typer.Option(
-        help="Use only N training images (quick runs); 0 uses all.")] = None,
-    log_with: Annotated[str, typer.Option(
-        help="Also log to tensorboard, wandb or mlflow.")] = "",
+        "results"
+    ),
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="Dataset folder (default $BYOLBENCH_DATA or ~/.cache/byolbench/data)."),
+    ] = None,
+    mixed_precision: Annotated[
+        str | None, typer.Option(help="auto (bf16 where supported), no, bf16 or fp16.")
+    ] = None,
+    max_train_samples: Annotated[
+        int | None, typer.Option(help="Use only N training images (quick runs); 0 uses all.")
+    ] = None,
+    log_with: Annotated[str, typer.Option(help="Also log to tensorboard, wandb or mlflow.")] = "",
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
-    dry_run: Annotated[bool, typer.Option(
-        help="Print the cells, their configs and a compute estimate; train nothing.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Print the cells, their configs and a compute estimate; train nothing."),
+    ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed cell.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
@@ -181,8 +209,11 @@ class _RunDisplay:
     def callbacks(self) -> RunCallbacks:
         """Hooks feeding the display."""
         return RunCallbacks(
-            on_cell=self._on_cell, on_step=self._on_step, on_log=self._on_log,
-            on_phase=self._on_phase, on_outcome=self._on_outcome,
+            on_cell=self._on_cell,
+            on_step=self._on_step,
+            on_log=self._on_log,
+            on_phase=self._on_phase,
+            on_outcome=self._on_outcome,
         )
 
     def _on_cell(self, cell: Any, index: int, total: int) -> None:

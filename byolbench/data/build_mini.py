@@ -23,8 +23,16 @@ from safetensors.torch import save_file
 from byolbench.atomic import atomic_path
 
 CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 DEFAULT_OUT = Path(__file__).parent / "assets" / "cifar10_mini.safetensors"
 

@@ -27,13 +27,16 @@ class CatalogEntry:
 
 
 CATALOG: dict[str, CatalogEntry] = {
-    "cifar10-mini": CatalogEntry(32, 10_000, 10_000, 2_000, 10,
-                                 "embedded CIFAR-10 subset, no download"),
+    "cifar10-mini": CatalogEntry(
+        32, 10_000, 10_000, 2_000, 10, "embedded CIFAR-10 subset, no download"
+    ),
     "cifar10": CatalogEntry(32, 50_000, 50_000, 10_000, 10, "CIFAR-10 (torchvision)"),
     "cifar100": CatalogEntry(32, 50_000, 50_000, 10_000, 100, "CIFAR-100 (torchvision)"),
-    "stl10": CatalogEntry(96, 105_000, 5_000, 8_000, 10,
-                          "STL-10: pretrain on train+unlabeled (torchvision)"),
+    "stl10": CatalogEntry(
+        96, 105_000, 5_000, 8_000, 10, "STL-10: pretrain on train+unlabeled (torchvision)"
+    ),
     "mnist": CatalogEntry(28, 60_000, 60_000, 10_000, 10, "MNIST, grayscale (torchvision)"),
-    "fashion_mnist": CatalogEntry(28, 60_000, 60_000, 10_000, 10,
-                                  "Fashion-MNIST, grayscale (torchvision)"),
+    "fashion_mnist": CatalogEntry(
+        28, 60_000, 60_000, 10_000, 10, "Fashion-MNIST, grayscale (torchvision)"
+    ),
 }

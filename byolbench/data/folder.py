@@ -155,8 +155,11 @@ def _fit_square(image: torch.Tensor, size: int) -> torch.Tensor:
     scale = size / min(h, w)
     new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
     resized = F.interpolate(
-        image.unsqueeze(0).float(), size=(new_h, new_w), mode="bilinear",
-        align_corners=False, antialias=True,
+        image.unsqueeze(0).float(),
+        size=(new_h, new_w),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
     )
     top, left = (new_h - size) // 2, (new_w - size) // 2
     crop = resized[0, :, top : top + size, left : left + size]

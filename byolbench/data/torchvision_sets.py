@@ -82,8 +82,15 @@ def _folder_copy(request: DatasetRequest, name: str, classes: tuple[str, ...]) -
     return None
 
 
-def _cifar(request: DatasetRequest, name: str, tv_class: str, folder: str, mean: tuple,
-           std: tuple, classes: tuple[str, ...] | None) -> DatasetSplits:
+def _cifar(
+    request: DatasetRequest,
+    name: str,
+    tv_class: str,
+    folder: str,
+    mean: tuple,
+    std: tuple,
+    classes: tuple[str, ...] | None,
+) -> DatasetSplits:
     import torchvision.datasets as tvd
 
     copy = _folder_copy(request, name, classes) if classes else None
@@ -107,22 +114,45 @@ def _cifar(request: DatasetRequest, name: str, tv_class: str, folder: str, mean:
 
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 
 
 @DATASETS.register("cifar10")
 def cifar10(request: DatasetRequest) -> DatasetSplits:
     """CIFAR-10 (Krizhevsky 2009): 50,000 train / 10,000 test, 32 px, 10 classes."""
-    return _cifar(request, "cifar10", "CIFAR10", "cifar-10-batches-py",
-                  (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), CIFAR10_CLASSES)
+    return _cifar(
+        request,
+        "cifar10",
+        "CIFAR10",
+        "cifar-10-batches-py",
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        CIFAR10_CLASSES,
+    )
 
 
 @DATASETS.register("cifar100")
 def cifar100(request: DatasetRequest) -> DatasetSplits:
     """CIFAR-100: 50,000 train / 10,000 test, 32 px, 100 classes."""
-    return _cifar(request, "cifar100", "CIFAR100", "cifar-100-python",
-                  (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), None)
+    return _cifar(
+        request,
+        "cifar100",
+        "CIFAR100",
+        "cifar-100-python",
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        None,
+    )
 
 
 @DATASETS.register("stl10")
@@ -142,15 +172,18 @@ def stl10(request: DatasetRequest) -> DatasetSplits:
     train = _to_split(train_set.data, train_set.labels, channels_last_input=False)
     test = _to_split(test_set.data, test_set.labels, channels_last_input=False)
     extra = _to_split(unlabeled_set.data, unlabeled_set.labels, channels_last_input=False)
-    pretrain = ImageSplit(torch.cat([train.images, extra.images]),
-                          torch.cat([train.labels, extra.labels.fill_(-1)]))
-    info = DatasetInfo("stl10", 96, 3, tuple(train_set.classes),
-                       (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713))
+    pretrain = ImageSplit(
+        torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels.fill_(-1)])
+    )
+    info = DatasetInfo(
+        "stl10", 96, 3, tuple(train_set.classes), (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)
+    )
     return DatasetSplits(info, pretrain, train, test)
 
 
-def _mnist_like(request: DatasetRequest, name: str, tv_class: str, folder: str,
-                mean: float, std: float) -> DatasetSplits:
+def _mnist_like(
+    request: DatasetRequest, name: str, tv_class: str, folder: str, mean: float, std: float
+) -> DatasetSplits:
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, tv_class)
@@ -163,8 +196,9 @@ def _mnist_like(request: DatasetRequest, name: str, tv_class: str, folder: str,
     test_set = fetch_torchvision(name, request, build(False), looked)
     train = _to_split(train_set.data, train_set.targets)
     test = _to_split(test_set.data, test_set.targets)
-    info = DatasetInfo(name, 28, 1, tuple(str(c) for c in train_set.classes),
-                       (mean,) * 3, (std,) * 3)
+    info = DatasetInfo(
+        name, 28, 1, tuple(str(c) for c in train_set.classes), (mean,) * 3, (std,) * 3
+    )
     return DatasetSplits(info, train, train, test)
 
 

@@ -95,11 +95,21 @@ def evaluate_backbone(
             top1, top5 = knn.top1, knn.top5
         else:
             probe = linear_probe(
-                train_x, train_y, test_x, test_y, n_classes, config.linear_l2_grid,
-                config.linear_val_fraction, config.linear_max_iter, seed,
+                train_x,
+                train_y,
+                test_x,
+                test_y,
+                n_classes,
+                config.linear_l2_grid,
+                config.linear_val_fraction,
+                config.linear_max_iter,
+                seed,
             )
-            details = {"l2": probe.l2, "val_top1": round(probe.val_top1, 2),
-                       "val_fraction": config.linear_val_fraction}
+            details = {
+                "l2": probe.l2,
+                "val_top1": round(probe.val_top1, 2),
+                "val_fraction": config.linear_val_fraction,
+            }
             top1, top5 = probe.top1, probe.top5
         details["seconds"] = round(time.perf_counter() - start + feature_seconds, 2)
         rows.append(EvalRow(method, protocol, top1, top5, details))

@@ -41,8 +41,13 @@ def _fit(
     weight.requires_grad_(True)
     bias.requires_grad_(True)
     optimizer = torch.optim.LBFGS(
-        [weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
-        tolerance_grad=1e-6, tolerance_change=1e-9, line_search_fn="strong_wolfe",
+        [weight, bias],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=20,
+        tolerance_grad=1e-6,
+        tolerance_change=1e-9,
+        line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:

@@ -155,7 +155,11 @@ def write_embeddings(out: Path, embeddings: Embeddings, meta: dict[str, Any]) ->
     with atomic_path(out) as tmp, open(tmp, "wb") as handle:
         np.save(handle, embeddings.vectors)
     sidecar = sidecar_path(out)
-    record = {**meta, "shape": list(embeddings.vectors.shape), "files": embeddings.files,
-              "skipped": embeddings.skipped}
+    record = {
+        **meta,
+        "shape": list(embeddings.vectors.shape),
+        "files": embeddings.files,
+        "skipped": embeddings.skipped,
+    }
     write_text(sidecar, json.dumps(record, indent=2) + "\n")
     return [out, sidecar]

@@ -26,8 +26,14 @@ from byolbench.export.source import BackboneSource
 
 METHOD_BYOL = "byol"
 METHOD_TIMM = "timm-pretrained"
-PRETRAINING_COLUMNS = ("augmentation", "seed", "epochs", "batch_size", "pretrain_seconds",
-                       "images_per_second")
+PRETRAINING_COLUMNS = (
+    "augmentation",
+    "seed",
+    "epochs",
+    "batch_size",
+    "pretrain_seconds",
+    "images_per_second",
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,9 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _load_splits(request: EvaluateRequest, mean: tuple[float, ...],
-                 std: tuple[float, ...]) -> DatasetSplits:
+def _load_splits(
+    request: EvaluateRequest, mean: tuple[float, ...], std: tuple[float, ...]
+) -> DatasetSplits:
     """The evaluation data, normalised with the statistics the weights were trained with."""
     splits = load_dataset(request.dataset, request.data_dir, request.download, request.image_size)
     splits = limit_train_samples(splits, request.max_train_samples)
@@ -85,11 +92,13 @@ def _load_splits(request: EvaluateRequest, mean: tuple[float, ...],
 
 
 def _cell_id(label: str, identity: str, request: EvaluateRequest, image_size: int) -> str:
-    key = json.dumps([identity, request.dataset, request.protocols, image_size,
-                      request.max_train_samples])
+    key = json.dumps(
+        [identity, request.dataset, request.protocols, image_size, request.max_train_samples]
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-")
-                     for p in (request.dataset, label))
+    slug = "__".join(
+        re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in (request.dataset, label)
+    )
     return f"evaluate__{slug}__{digest}"
 
 
@@ -106,8 +115,9 @@ def _run(
 ) -> list[dict[str, Any]]:
     device = _device(request.device)
     set_seed(seed)
-    rows = evaluate_backbone(backbone.to(device), splits, eval_config, image_size, method,
-                             device=device, seed=seed)
+    rows = evaluate_backbone(
+        backbone.to(device), splits, eval_config, image_size, method, device=device, seed=seed
+    )
     common = {
         "timestamp": utc_now(),
         "dataset": request.dataset,
@@ -175,10 +185,14 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
     if source.eval_rows:
         first = source.eval_rows[0]
         meta.update({k: first[k] for k in PRETRAINING_COLUMNS if k in first})
-    details = {"source": str(source.folder), "source_kind": source.kind,
-               "pretrained_on": source.dataset}
-    return _run(backbone, splits, eval_config, image_size, METHOD_BYOL, request, int(seed),
-                meta, details)
+    details = {
+        "source": str(source.folder),
+        "source_kind": source.kind,
+        "pretrained_on": source.dataset,
+    }
+    return _run(
+        backbone, splits, eval_config, image_size, METHOD_BYOL, request, int(seed), meta, details
+    )
 
 
 def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, Any]]:
@@ -201,7 +215,19 @@ def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, A
         "steps": 0,
         "run_dir": "",
     }
-    details = {"source": f"timm:{name}", "source_kind": "timm",
-               "pretrained_tag": f"{cfg.architecture}.{cfg.tag}"}
-    return _run(backbone, splits, _eval_config(request, EvalConfig()), image_size, METHOD_TIMM,
-                request, 0, meta, details)
+    details = {
+        "source": f"timm:{name}",
+        "source_kind": "timm",
+        "pretrained_tag": f"{cfg.architecture}.{cfg.tag}",
+    }
+    return _run(
+        backbone,
+        splits,
+        _eval_config(request, EvalConfig()),
+        image_size,
+        METHOD_TIMM,
+        request,
+        0,
+        meta,
+        details,
+    )

@@ -51,10 +51,14 @@ def pretrained_cfg(name: str) -> timm.models.PretrainedCfg:
     full = resolve_name(name)
     arch, _ = timm.models.split_model_name_tag(full)
     if not timm.models.is_model(arch):
-        raise ConfigError(unknown_name_message(
-            "timm model", name, [*ALIASES, *timm.list_models()],
-            "See `byolbench list backbones --all-timm`.",
-        ))
+        raise ConfigError(
+            unknown_name_message(
+                "timm model",
+                name,
+                [*ALIASES, *timm.list_models()],
+                "See `byolbench list backbones --all-timm`.",
+            )
+        )
     cfg = timm.models.get_pretrained_cfg(full)
     if cfg is None or not (cfg.hf_hub_id or cfg.url or cfg.file):
         raise ConfigError(
@@ -91,7 +95,7 @@ def create_pretrained_backbone(name: str, image_size: int) -> nn.Module:
             f"timm's pretrained weights for {name!r} ({where}) are not in the local cache as "
             "safetensors and would need a download, which byolbench evaluate never does; fetch "
             "them once "
-            f"where there is network access (python -c \"import timm; timm.create_model("
+            f'where there is network access (python -c "import timm; timm.create_model('
             f"'{name}', pretrained=True)\") or evaluate a byolbench export instead"
         )
     with hub_offline():

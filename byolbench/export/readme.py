@@ -7,14 +7,26 @@ from typing import Any
 from byolbench.export.source import HEADS_FILE, TRAINING_FILE, BackboneSource
 
 TRAINING_KEYS = (
-    ("data", "dataset"), ("data", "image_size"), ("data", "max_train_samples"),
-    ("augment", "preset"), ("augment", "crop_min_scale"),
-    ("model", "backbone"), ("model", "pretrained"), ("model", "projector_hidden_dim"),
-    ("model", "projector_dim"), ("model", "predictor_hidden_dim"),
-    ("optim", "name"), ("optim", "lr"), ("optim", "weight_decay"), ("optim", "warmup_epochs"),
+    ("data", "dataset"),
+    ("data", "image_size"),
+    ("data", "max_train_samples"),
+    ("augment", "preset"),
+    ("augment", "crop_min_scale"),
+    ("model", "backbone"),
+    ("model", "pretrained"),
+    ("model", "projector_hidden_dim"),
+    ("model", "projector_dim"),
+    ("model", "predictor_hidden_dim"),
+    ("optim", "name"),
+    ("optim", "lr"),
+    ("optim", "weight_decay"),
+    ("optim", "warmup_epochs"),
     ("byol", "tau_base"),
-    ("train", "epochs"), ("train", "batch_size"), ("train", "grad_accum_steps"),
-    ("train", "mixed_precision"), ("train", "seed"),
+    ("train", "epochs"),
+    ("train", "batch_size"),
+    ("train", "grad_accum_steps"),
+    ("train", "mixed_precision"),
+    ("train", "seed"),
 )
 
 
@@ -34,8 +46,11 @@ def _summary(source: BackboneSource) -> list[str]:
     std = ", ".join(f"{v:.4f}" for v in source.std)
     rows = [
         ("architecture", f"`{spec.arch}` ({spec.source})"),
-        ("input", f"{spec.in_chans} x {size} x {size}, RGB scaled to [0, 1], normalised with "
-                  f"mean ({mean}) and std ({std})"),
+        (
+            "input",
+            f"{spec.in_chans} x {size} x {size}, RGB scaled to [0, 1], normalised with "
+            f"mean ({mean}) and std ({std})",
+        ),
         ("output", f"pooled features of width {spec.num_features} (no classifier)"),
         ("small-image adaptation", _adaptation(source)),
         ("pretraining data", f"`{source.dataset or 'unknown'}`"),
@@ -95,19 +110,32 @@ def _evaluation(source: BackboneSource) -> list[str]:
 
 
 def _loading(source: BackboneSource, snippets: list[str]) -> list[str]:
-    lines = ["Plain timm and torch, no byolbench needed:", "", "```python", snippets[0].rstrip(),
-             "```", ""]
+    lines = [
+        "Plain timm and torch, no byolbench needed:",
+        "",
+        "```python",
+        snippets[0].rstrip(),
+        "```",
+        "",
+    ]
     if source.spec.cifar_stem:
         lines.append(
-            "timm has no constructor option for this stem, so `timm.create_model(\"local-dir:"
-            "...\")` alone fails on the `conv1` weights (it never loads them silently into the "
+            'timm has no constructor option for this stem, so `timm.create_model("local-dir:'
+            '...")` alone fails on the `conv1` weights (it never loads them silently into the '
             "wrong layer); the stem is also recorded in `config.json` under "
             "`byolbench.small_image_stem`."
         )
     else:
-        lines += ["or, naming the architecture:", "", "```python", snippets[1].rstrip(), "```",
-                  "", "`timm.data.resolve_model_data_config(model)` gives the input size and "
-                  "normalisation of the first form (they are in `config.json`)."]
+        lines += [
+            "or, naming the architecture:",
+            "",
+            "```python",
+            snippets[1].rstrip(),
+            "```",
+            "",
+            "`timm.data.resolve_model_data_config(model)` gives the input size and "
+            "normalisation of the first form (they are in `config.json`).",
+        ]
     if source.spec.source != "timm":
         lines.append(
             f"This backbone comes from {source.spec.source}: import that plugin first so "
@@ -153,4 +181,3 @@ def readme_text(source: BackboneSource, snippets: list[str], with_heads: bool) -
         *files,
     ]
     return "\n".join(parts) + "\n"
-

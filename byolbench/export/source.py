@@ -128,7 +128,7 @@ def split_byol_state(
         CheckpointError: When there are no ``backbone.*`` tensors.
     """
     backbone = {
-        k[len(BACKBONE_PREFIX):]: v for k, v in tensors.items() if k.startswith(BACKBONE_PREFIX)
+        k[len(BACKBONE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(BACKBONE_PREFIX)
     }
     heads = {k: v for k, v in tensors.items() if k.startswith(HEAD_PREFIXES)}
     if not backbone:
@@ -212,12 +212,16 @@ def _from_run(folder: Path) -> BackboneSource:
 def _spec_from_config(config: RunConfig, data_dir: str | None) -> tuple[BackboneSpec, DatasetInfo]:
     """Rebuilds what the trainer built, reading the pretraining dataset for size and stats."""
     splits = load_dataset(
-        config.data.dataset, data_dir or config.data.data_dir or None, False,
+        config.data.dataset,
+        data_dir or config.data.data_dir or None,
+        False,
         config.data.image_size,
     )
     image_size = config.data.image_size or splits.info.image_size
     probe = create_backbone(
-        config.model.backbone, image_size, pretrained=False,
+        config.model.backbone,
+        image_size,
+        pretrained=False,
         small_image_stem=config.model.small_image_stem,
     )
     return backbone_spec(probe), splits.info

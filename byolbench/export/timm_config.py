@@ -118,7 +118,8 @@ def loading_snippets(config: dict[str, Any], folder: Path) -> list[str]:
     if stem is not None:
         conv = stem["conv1"]
         return [
-            "import timm\nimport torch\nfrom safetensors.torch import load_file\n\n" + head
+            "import timm\nimport torch\nfrom safetensors.torch import load_file\n\n"
+            + head
             + f'model = timm.create_model("{arch}", pretrained=False, {args})\n'
             "# byolbench's small-image stem is not a timm option: rebuild it, then load\n"
             f"model.conv1 = torch.nn.Conv2d({conv['in_channels']}, {conv['out_channels']}, "
@@ -129,10 +130,12 @@ def loading_snippets(config: dict[str, Any], folder: Path) -> list[str]:
             "model.eval()\n"
         ]
     return [
-        "import timm\n\n" + head
+        "import timm\n\n"
+        + head
         + 'model = timm.create_model(f"local-dir:{folder}", pretrained=True)\n'
         "model.eval()\n",
-        "import timm\n\n" + head
+        "import timm\n\n"
+        + head
         + f'model = timm.create_model(\n    "{arch}", pretrained=True, {args},\n'
         '    pretrained_cfg_overlay=dict(file=f"{folder}/model.safetensors"),\n)\n'
         "model.eval()\n",

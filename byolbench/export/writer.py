@@ -87,8 +87,11 @@ def export_backbone(
     heads_name = None
     if with_heads:
         heads_name = HEADS_FILE
-        write_safetensors(out / HEADS_FILE, source.head_state,
-                          {"format": "pt", "content": "byol-projector-predictor"})
+        write_safetensors(
+            out / HEADS_FILE,
+            source.head_state,
+            {"format": "pt", "content": "byol-projector-predictor"},
+        )
         result.files.append(out / HEADS_FILE)
     elif (out / HEADS_FILE).exists():
         (out / HEADS_FILE).unlink()  # left by an earlier export into the same folder

@@ -75,7 +75,7 @@ def _sha256(path: Path) -> str:
 
 def checkpoint_step(path: Path) -> int:
     """The step number in a ``step-<N>`` folder name (-1 if it is not one)."""
-    suffix = path.name[len(PREFIX):]
+    suffix = path.name[len(PREFIX) :]
     return int(suffix) if path.name.startswith(PREFIX) and suffix.isdigit() else -1
 
 
@@ -153,7 +153,7 @@ class CheckpointManager:
         return final
 
     def _prune(self) -> None:
-        for old in self.candidates()[self.keep:]:
+        for old in self.candidates()[self.keep :]:
             shutil.rmtree(old, ignore_errors=True)
 
     def verify(self, path: Path) -> dict[str, Any]:
@@ -216,6 +216,8 @@ class CheckpointManager:
             logger.warning(
                 "checkpoint %s was written by %s processes, this run has %s: resuming with "
                 "fresh random streams (results will not match an uninterrupted run bit for bit)",
-                path.name, record.get("num_processes"), accelerator.num_processes,
+                path.name,
+                record.get("num_processes"),
+                accelerator.num_processes,
             )
         return state, rng

@@ -215,12 +215,18 @@ class Trainer:
         image_size = image_size_for(cfg, self.splits)
         raw, model, optimizer = self._prepare_model(image_size)
         augment = create_augmentation(
-            cfg.augment.preset, image_size, self.splits.info.mean, self.splits.info.std,
+            cfg.augment.preset,
+            image_size,
+            self.splits.info.mean,
+            self.splits.info.std,
             cfg.augment.crop_min_scale,
         )
         batches = ShardedBatches(
-            len(self.splits.pretrain), cfg.train.batch_size, acc.num_processes,
-            acc.process_index, cfg.train.seed,
+            len(self.splits.pretrain),
+            cfg.train.batch_size,
+            acc.num_processes,
+            acc.process_index,
+            cfg.train.seed,
         )
         accum = cfg.train.grad_accum_steps
         steps_per_epoch = len(batches) // accum
@@ -285,17 +291,24 @@ class Trainer:
                         raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
                         self.ema_updates += 1
                         state.step += 1
-                        set_lr(optimizer, warmup_cosine(state.step, total_steps, warmup_steps,
-                                                        peak_lr))
+                        set_lr(
+                            optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
+                        )
                         if self.on_step is not None:
                             self.on_step(state.step, stop_at)
                         logged = state.step % cfg.train.log_every == 0 or state.step == stop_at
                         if logged:
                             elapsed = time.perf_counter() - window_start
-                            history.append(self._log(
-                                meter, state, total_steps, optimizer,
-                                window_images / max(elapsed, 1e-9), raw,
-                            ))
+                            history.append(
+                                self._log(
+                                    meter,
+                                    state,
+                                    total_steps,
+                                    optimizer,
+                                    window_images / max(elapsed, 1e-9),
+                                    raw,
+                                )
+                            )
                             window_start, window_images = time.perf_counter(), 0
                         if self._stop_agreed(stop.requested, logged):
                             checkpoint()
@@ -341,15 +354,25 @@ class Trainer:
             return
         acc = self.accelerator
         transform = EvalTransform(image_size, self.splits.info.mean, self.splits.info.std)
-        options = {"device": acc.device, "batch_size": self.config.eval.batch_size,
-                   "autocast_dtype": autocast_dtype(acc.mixed_precision),
-                   "channels_last": self.config.model.channels_last, "accelerator": acc}
+        options = {
+            "device": acc.device,
+            "batch_size": self.config.eval.batch_size,
+            "autocast_dtype": autocast_dtype(acc.mixed_precision),
+            "channels_last": self.config.model.channels_last,
+            "accelerator": acc,
+        }
         train = extract_features(raw.backbone, self.splits.train.images, transform, **options)
         test = extract_features(raw.backbone, self.splits.test.images, transform, **options)
         raw.backbone.train()
-        knn = knn_classify(train, self.splits.train.labels, test, self.splits.test.labels,
-                           self.splits.info.num_classes, self.config.eval.knn_k,
-                           self.config.eval.knn_temperature)
+        knn = knn_classify(
+            train,
+            self.splits.train.labels,
+            test,
+            self.splits.test.labels,
+            self.splits.info.num_classes,
+            self.config.eval.knn_k,
+            self.config.eval.knn_temperature,
+        )
         record = {"step": state.step, "epoch": state.epoch, "knn_top1": knn.top1}
         logger.info("epoch %d: kNN top-1 %.2f", state.epoch, knn.top1)
         if acc.is_main_process:
@@ -446,7 +469,11 @@ class Trainer:
         if self.checkpoints is None:
             return
         self.checkpoints.save(
-            self.accelerator, raw, optimizer, state, self._rng_state(generator),
+            self.accelerator,
+            raw,
+            optimizer,
+            state,
+            self._rng_state(generator),
             extra={"config_hash": self.config.config_hash()},
         )
 

@@ -34,8 +34,9 @@ def _per_image(fn, x, factors):
 )
 def test_colour_ops_match_torchvision(images, ours, theirs, low, high):
     factors = torch.linspace(low, high, N)
-    torch.testing.assert_close(ours(images, factors), _per_image(theirs, images, factors),
-                               rtol=0, atol=2e-5)
+    torch.testing.assert_close(
+        ours(images, factors), _per_image(theirs, images, factors), rtol=0, atol=2e-5
+    )
 
 
 def test_grayscale_and_solarize_match_torchvision(images):
@@ -50,19 +51,31 @@ def test_gaussian_blur_matches_torchvision(kernel):
     torch.manual_seed(1)
     images = torch.rand(N, 3, 32, 32)
     sigmas = torch.linspace(0.1, 2.0, N)
-    expected = torch.stack([
-        TF.gaussian_blur(images[i], kernel_size=[kernel, kernel], sigma=[float(sigmas[i])] * 2)
-        for i in range(N)
-    ])
-    torch.testing.assert_close(ops.gaussian_blur(images, sigmas, kernel), expected,
-                               rtol=0, atol=1e-5)
+    expected = torch.stack(
+        [
+            TF.gaussian_blur(images[i], kernel_size=[kernel, kernel], sigma=[float(sigmas[i])] * 2)
+            for i in range(N)
+        ]
+    )
+    torch.testing.assert_close(
+        ops.gaussian_blur(images, sigmas, kernel), expected, rtol=0, atol=1e-5
+    )
 
 
 def test_resized_crop_and_flip_match_torchvision():
     torch.manual_seed(2)
     images = torch.rand(N, 3, 32, 32)
-    boxes = torch.tensor([[0, 0, 32, 32], [3, 5, 10, 14], [10, 2, 20, 16], [0, 0, 5, 5],
-                          [7, 11, 25, 21], [16, 16, 16, 16]], dtype=torch.float32)
+    boxes = torch.tensor(
+        [
+            [0, 0, 32, 32],
+            [3, 5, 10, 14],
+            [10, 2, 20, 16],
+            [0, 0, 5, 5],
+            [7, 11, 25, 21],
+            [16, 16, 16, 16],
+        ],
+        dtype=torch.float32,
+    )
     flips = torch.tensor([False, True, False, True, True, False])
     out = ops.resized_crop(images, boxes, 32, flips)
     for i in range(N):
@@ -75,8 +88,9 @@ def test_resized_crop_and_flip_match_torchvision():
 
 def test_jitter_applies_factors_in_each_samples_own_order(images):
     spec = ViewSpec(grayscale_p=0.0, blur_p=0.0, solarize_p=0.0)
-    orders = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1],
-                           [0, 3, 1, 2], [3, 1, 2, 0]])
+    orders = torch.tensor(
+        [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1], [0, 3, 1, 2], [3, 1, 2, 0]]
+    )
     params = ViewParams(
         boxes=torch.tensor([[0.0, 0.0, 20.0, 20.0]]).repeat(N, 1),
         flip=torch.zeros(N, dtype=torch.bool),

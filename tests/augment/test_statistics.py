@@ -23,8 +23,9 @@ def _within_binomial(hits: torch.Tensor, p: float, n: int = N) -> None:
 
 @pytest.mark.parametrize("spec", [BYOL_VIEW1, BYOL_VIEW2], ids=["view1", "view2"])
 def test_each_random_op_fires_with_its_probability(spec: ViewSpec):
-    params = sample_view_params(spec, N, 32, 32, torch.Generator().manual_seed(0),
-                                torch.device("cpu"))
+    params = sample_view_params(
+        spec, N, 32, 32, torch.Generator().manual_seed(0), torch.device("cpu")
+    )
     _within_binomial(params.blur, spec.blur_p)
     _within_binomial(params.solarize, spec.solarize_p)
     _within_binomial(params.grayscale, spec.grayscale_p)
@@ -41,8 +42,9 @@ def test_paper_asymmetry():
 
 def test_factor_and_crop_ranges():
     spec = ViewSpec(crop_scale=(0.2, 0.9))
-    params = sample_view_params(spec, N, 224, 224, torch.Generator().manual_seed(1),
-                                torch.device("cpu"))
+    params = sample_view_params(
+        spec, N, 224, 224, torch.Generator().manual_seed(1), torch.device("cpu")
+    )
     top, left, h, w = params.boxes.unbind(1)
     area = h * w / (224 * 224)
     # rounding each side to whole pixels moves the area by at most ~1%
@@ -58,18 +60,19 @@ def test_factor_and_crop_ranges():
 
 
 def test_parameters_differ_between_samples_of_one_batch():
-    params = sample_view_params(BYOL_VIEW1, 64, 32, 32, torch.Generator().manual_seed(2),
-                                torch.device("cpu"))
+    params = sample_view_params(
+        BYOL_VIEW1, 64, 32, 32, torch.Generator().manual_seed(2), torch.device("cpu")
+    )
     assert torch.unique(params.boxes, dim=0).shape[0] > 32
-    for factor in (params.brightness, params.contrast, params.saturation, params.hue,
-                   params.sigma):
+    for factor in (params.brightness, params.contrast, params.saturation, params.hue, params.sigma):
         assert torch.unique(factor).numel() == 64
     assert 0 < params.flip.sum() < 64
 
 
 def _batch(size: int = 32, n: int = 16) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(3),
-                         dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (n, 3, size, size), generator=torch.Generator().manual_seed(3), dtype=torch.uint8
+    )
 
 
 @pytest.mark.parametrize("preset, size", [("byol", 64), ("byol-small", 32)])
@@ -82,7 +85,8 @@ def test_views_shape_dtype_range_and_difference(preset, size):
         assert view.shape == (16, 3, size, size)
         assert view.dtype == torch.float32 and view.device == images.device
         unnormalised = view * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(
-            1, 3, 1, 1)
+            1, 3, 1, 1
+        )
         assert unnormalised.min() >= -1e-5 and unnormalised.max() <= 1 + 1e-5
     per_sample_diff = (v1 - v2).abs().flatten(1).amax(1)
     assert (per_sample_diff > 1e-3).all()

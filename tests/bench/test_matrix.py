@@ -20,12 +20,17 @@ def test_expansion_order_and_count():
     cells = expand(spec)
     assert len(cells) == 16
     assert [(c.dataset, c.backbone, c.augmentation, c.seed) for c in cells[:3]] == [
-        ("d1", "a1", "auto", 0), ("d1", "a1", "auto", 1), ("d1", "a1", "byol", 0)]
+        ("d1", "a1", "auto", 0),
+        ("d1", "a1", "auto", 1),
+        ("d1", "a1", "byol", 0),
+    ]
     assert len({c.cell_id for c in cells}) == 16
 
 
 def test_precedence_preset_file_tables_cli_set(tmp_path):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 [matrix]
 backbones = ["resnet18", "vit_small"]
 datasets = ["cifar10"]
@@ -39,14 +44,18 @@ train.batch_size = 128
 optim.name = "adamw"
 optim.lr = 0.001
 train.epochs = 70
-""")
+""",
+    )
     spec = spec_from_file(path)
     resnet, vit = expand(spec)
     assert resnet.config.optim.lars_eta == 0.02  # preset
     assert (resnet.config.train.epochs, resnet.config.optim.lr) == (50, 0.3)  # [defaults]
     assert resnet.config.train.batch_size == 128  # [datasets.cifar10]
     assert (vit.config.optim.name, vit.config.optim.lr, vit.config.train.epochs) == (
-        "adamw", 0.001, 70)  # [backbones.vit_small] beats [defaults]
+        "adamw",
+        0.001,
+        70,
+    )  # [backbones.vit_small] beats [defaults]
     spec.cli = {"train.epochs": 5}
     spec.sets = {"train.epochs": "6", "optim.lr": "0.5"}
     resnet, vit = expand(spec)
@@ -58,28 +67,40 @@ train.epochs = 70
 
 def test_config_hash_changes_with_results_not_with_paths():
     base = RunConfig()
-    assert base.config_hash() == base.replace({"data.data_dir": "/elsewhere",
-                                               "train.log_every": "3"}).config_hash()
+    assert (
+        base.config_hash()
+        == base.replace({"data.data_dir": "/elsewhere", "train.log_every": "3"}).config_hash()
+    )
     assert base.config_hash() != base.replace({"optim.lr": "0.3"}).config_hash()
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\noptim.lrr = 1\n",
-     "unknown config key optim.lrr"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\noptim.lr = 'fast'\n",
-     "optim.lr='fast'"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\nmodels.backbone = 'x'\n",
-     "unknown config section 'models'"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defualts]\n", "unknown table [defualts]"),
-    ("[matrix]\nbackbone=['r']\n", "unknown key matrix.backbone"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[backbones.x]\noptim.lr=1\n",
-     "[backbones.x]"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\nseeds=['a']\n", "seed 'a'"),
-    ("[matrix]\nbackbones=[1]\ndatasets=['d']\n", "matrix.backbones"),
-    ("[matrix\n", "not valid TOML"),
-    ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\ntrain.mixed_precision='fp8'\n",
-     "train.mixed_precision='fp8' is invalid"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (
+            "[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\noptim.lrr = 1\n",
+            "unknown config key optim.lrr",
+        ),
+        (
+            "[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\noptim.lr = 'fast'\n",
+            "optim.lr='fast'",
+        ),
+        (
+            "[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\nmodels.backbone = 'x'\n",
+            "unknown config section 'models'",
+        ),
+        ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[defualts]\n", "unknown table [defualts]"),
+        ("[matrix]\nbackbone=['r']\n", "unknown key matrix.backbone"),
+        ("[matrix]\nbackbones=['r']\ndatasets=['d']\n[backbones.x]\noptim.lr=1\n", "[backbones.x]"),
+        ("[matrix]\nbackbones=['r']\ndatasets=['d']\nseeds=['a']\n", "seed 'a'"),
+        ("[matrix]\nbackbones=[1]\ndatasets=['d']\n", "matrix.backbones"),
+        ("[matrix\n", "not valid TOML"),
+        (
+            "[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\ntrain.mixed_precision='fp8'\n",
+            "train.mixed_precision='fp8' is invalid",
+        ),
+    ],
+)
 def test_file_errors_name_key_file_and_choices(tmp_path, text, fragment):
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as info:

@@ -36,8 +36,11 @@ def test_target_gets_no_gradient_and_is_not_optimised():
 
 def test_target_starts_as_copy_and_excludes_predictor():
     model = _byol()
-    for t, o in zip(model.target_parameters(),
-                    [*model.backbone.parameters(), *model.projector.parameters()], strict=True):
+    for t, o in zip(
+        model.target_parameters(),
+        [*model.backbone.parameters(), *model.projector.parameters()],
+        strict=True,
+    ):
         assert torch.equal(t, o) and t.data_ptr() != o.data_ptr()
     assert not hasattr(model, "target_predictor")
 
@@ -45,8 +48,9 @@ def test_target_starts_as_copy_and_excludes_predictor():
 def test_update_target_moves_parameters_not_batchnorm_statistics():
     model = _byol()
     model(*_views())  # train-mode forward updates both networks' BN running stats
-    before_buffers = {k: v.clone() for k, v in model.target_backbone.state_dict().items()
-                      if "running" in k}
+    before_buffers = {
+        k: v.clone() for k, v in model.target_backbone.state_dict().items() if "running" in k
+    }
     with torch.no_grad():
         for p in model.online_parameters():
             p.add_(1.0)

@@ -8,8 +8,9 @@ from byolbench.byol.momentum import ema_update_, tau_schedule
 def test_tau_schedule_endpoints_and_midpoint():
     base, total = 0.99, 1000
     assert tau_schedule(0, total, base) == base
-    assert math.isclose(tau_schedule(total // 2, total, base), (1 + base) / 2, rel_tol=0,
-                        abs_tol=1e-12)
+    assert math.isclose(
+        tau_schedule(total // 2, total, base), (1 + base) / 2, rel_tol=0, abs_tol=1e-12
+    )
     assert tau_schedule(total, total, base) == 1.0
     values = [tau_schedule(k, total, base) for k in range(total + 1)]
     assert all(a <= b for a, b in zip(values, values[1:], strict=False))

@@ -60,12 +60,26 @@ def test_export_then_evaluate_and_embed(runs, tmp_path):
     output = invoke("export", str(runs["test_vit"]), "--out", str(out), "--with-heads")
     assert "local-dir" in output
     assert {p.name for p in out.iterdir()} == {
-        "model.safetensors", "heads.safetensors", "config.json", "training.json", "README.md"}
+        "model.safetensors",
+        "heads.safetensors",
+        "config.json",
+        "training.json",
+        "README.md",
+    }
 
     results = tmp_path / "results"
     dataset = f"imagefolder:{runs['data']}"
-    output = invoke("evaluate", str(out), "--dataset", dataset, "--protocol", "knn",
-                    "--results-dir", str(results), "--cpu")
+    output = invoke(
+        "evaluate",
+        str(out),
+        "--dataset",
+        dataset,
+        "--protocol",
+        "knn",
+        "--results-dir",
+        str(results),
+        "--cpu",
+    )
     assert "appended 1 row(s)" in output
     frame = pd.read_csv(results / "runs.csv")
     assert list(frame.columns) == list(RESULT_COLUMNS)
@@ -79,8 +93,16 @@ def test_export_then_evaluate_and_embed(runs, tmp_path):
     images.mkdir()
     for i in range(2):
         Image.fromarray(np.full((40, 36, 3), 60 * i, np.uint8)).save(images / f"{i}.jpg")
-    output = invoke("embed", str(out), "--images", str(images), "--out",
-                    str(tmp_path / "emb.npy"), "--normalize", "--cpu")
+    output = invoke(
+        "embed",
+        str(out),
+        "--images",
+        str(images),
+        "--out",
+        str(tmp_path / "emb.npy"),
+        "--normalize",
+        "--cpu",
+    )
     assert "embedded 2 image(s) into 64 dimensions" in output
     vectors = np.load(tmp_path / "emb.npy")
     assert vectors.shape == (2, 64) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
@@ -90,13 +112,28 @@ def test_export_then_evaluate_and_embed(runs, tmp_path):
 def test_evaluate_timm_pretrained_from_cache(runs, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     dataset = f"imagefolder:{runs['data']}"
-    args = ["evaluate", "test_resnet", "--pretrained", "--dataset", dataset, "--image-size",
-            "32", "--protocol", "knn", "--results-dir", str(tmp_path / "results"), "--cpu"]
+    args = [
+        "evaluate",
+        "test_resnet",
+        "--pretrained",
+        "--dataset",
+        dataset,
+        "--image-size",
+        "32",
+        "--protocol",
+        "knn",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--cpu",
+    ]
     assert "would need a download" in red_line(capsys, *args)
     assert "add --pretrained" in red_line(capsys, *[a for a in args if a != "--pretrained"])
 
-    fake_hub_cache(tmp_path / "hub", "timm/test_resnet.r160_in1k",
-                   timm.create_model("test_resnet").state_dict())
+    fake_hub_cache(
+        tmp_path / "hub",
+        "timm/test_resnet.r160_in1k",
+        timm.create_model("test_resnet").state_dict(),
+    )
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     invoke(*args)
     frame = pd.read_csv(tmp_path / "results" / "runs.csv")
@@ -107,9 +144,30 @@ def test_errors_are_one_red_line(runs, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "no weights in" in red_line(capsys, "export", str(empty), "--out", str(tmp_path / "o"))
-    assert "--protocol" in red_line(capsys, "evaluate", str(runs["test_resnet"]), "--dataset",
-                                    "cifar10-mini", "--protocol", "svm")
-    assert "must end in .npy" in red_line(capsys, "embed", str(runs["test_resnet"]), "--images",
-                                          str(empty), "--out", str(tmp_path / "e.csv"))
-    assert "no images found" in red_line(capsys, "embed", str(runs["test_resnet"]), "--images",
-                                         str(empty), "--out", str(tmp_path / "e.npy"))
+    assert "--protocol" in red_line(
+        capsys,
+        "evaluate",
+        str(runs["test_resnet"]),
+        "--dataset",
+        "cifar10-mini",
+        "--protocol",
+        "svm",
+    )
+    assert "must end in .npy" in red_line(
+        capsys,
+        "embed",
+        str(runs["test_resnet"]),
+        "--images",
+        str(empty),
+        "--out",
+        str(tmp_path / "e.csv"),
+    )
+    assert "no images found" in red_line(
+        capsys,
+        "embed",
+        str(runs["test_resnet"]),
+        "--images",
+        str(empty),
+        "--out",
+        str(tmp_path / "e.npy"),
+    )

@@ -7,10 +7,27 @@ from byolbench.bench.store import RESULT_COLUMNS
 from byolbench.cli.main import app
 
 TINY_ARGS = [
-    "run", "--backbones", "test_resnet", "--datasets", "cifar10-mini", "--epochs", "1",
-    "--batch-size", "32", "--max-train-samples", "256", "--mixed-precision", "no",
-    "--set", "model.projector_hidden_dim=32", "--set", "model.predictor_hidden_dim=32",
-    "--set", "model.projector_dim=16", "--set", "eval.linear_max_iter=30",
+    "run",
+    "--backbones",
+    "test_resnet",
+    "--datasets",
+    "cifar10-mini",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "32",
+    "--max-train-samples",
+    "256",
+    "--mixed-precision",
+    "no",
+    "--set",
+    "model.projector_hidden_dim=32",
+    "--set",
+    "model.predictor_hidden_dim=32",
+    "--set",
+    "model.projector_dim=16",
+    "--set",
+    "eval.linear_max_iter=30",
 ]
 
 
@@ -23,7 +40,11 @@ def test_tiny_matrix_end_to_end(tmp_path):
     assert list(frame.columns) == list(RESULT_COLUMNS)
     assert len(frame) == 4
     assert set(zip(frame["method"], frame["protocol"], strict=True)) == {
-        ("byol", "knn"), ("byol", "linear"), ("random", "knn"), ("random", "linear")}
+        ("byol", "knn"),
+        ("byol", "linear"),
+        ("random", "knn"),
+        ("random", "linear"),
+    }
     assert frame["top1"].between(0, 100).all() and (frame["top5"] >= frame["top1"]).all()
     assert (frame["top1"] > 10).any()  # better than chance somewhere on 10 classes
     assert (frame["backbone"] == "test_resnet").all() and (frame["dataset"] == "cifar10-mini").all()
@@ -52,9 +73,21 @@ def test_unknown_backbone_is_one_red_line(tmp_path):
     from byolbench.cli.main import main
 
     proc = subprocess.run(
-        [sys.executable, "-m", "byolbench", "run", "--backbones", "resnet_18", "--datasets",
-         "cifar10-mini", "--results-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "byolbench",
+            "run",
+            "--backbones",
+            "resnet_18",
+            "--datasets",
+            "cifar10-mini",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     del main
     assert proc.returncode == 2

@@ -8,12 +8,23 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
-def write_image(path: Path, size: tuple[int, int] = (32, 32), colour: int = 0,
-                fmt: str = "PNG") -> None:
+def write_image(
+    path: Path, size: tuple[int, int] = (32, 32), colour: int = 0, fmt: str = "PNG"
+) -> None:
     """Writes a small solid-with-noise RGB image."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(colour)
@@ -21,9 +32,13 @@ def write_image(path: Path, size: tuple[int, int] = (32, 32), colour: int = 0,
     Image.fromarray(array).save(path, format=fmt)
 
 
-def write_image_folder(root: Path, classes: tuple[str, ...], per_class: int = 2,
-                       splits: tuple[str, ...] = ("train", "test"),
-                       size: tuple[int, int] = (32, 32)) -> Path:
+def write_image_folder(
+    root: Path,
+    classes: tuple[str, ...],
+    per_class: int = 2,
+    splits: tuple[str, ...] = ("train", "test"),
+    size: tuple[int, int] = (32, 32),
+) -> Path:
     """``root/<split>/<class>/<i>.png``."""
     for split in splits:
         for c, name in enumerate(classes):
@@ -39,8 +54,10 @@ def write_fake_cifar10(root: Path, n_train: int = 20, n_test: int = 10) -> Path:
     rng = np.random.default_rng(0)
 
     def batch(n: int) -> dict:
-        return {"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
-                "labels": [i % 10 for i in range(n)]}
+        return {
+            "data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
+            "labels": [i % 10 for i in range(n)],
+        }
 
     per_batch = n_train // 5
     for i in range(1, 6):
@@ -53,8 +70,7 @@ def write_fake_cifar10(root: Path, n_train: int = 20, n_test: int = 10) -> Path:
     return root
 
 
-def write_fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 12,
-                     n_test: int = 6) -> Path:
+def write_fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 12, n_test: int = 6) -> Path:
     """torchvision's raw IDX files for MNIST-like datasets (random digits)."""
     raw = root / folder / "raw"
     raw.mkdir(parents=True)
@@ -75,8 +91,7 @@ def write_fake_mnist(root: Path, folder: str = "MNIST", n_train: int = 12,
     return root
 
 
-def write_fake_stl10(root: Path, n_train: int = 10, n_test: int = 5,
-                     n_unlabeled: int = 7) -> Path:
+def write_fake_stl10(root: Path, n_train: int = 10, n_test: int = 5, n_unlabeled: int = 7) -> Path:
     """torchvision's ``stl10_binary`` layout with random images."""
     folder = root / "stl10_binary"
     folder.mkdir(parents=True)
@@ -85,8 +100,9 @@ def write_fake_stl10(root: Path, n_train: int = 10, n_test: int = 5,
         data = rng.integers(0, 255, (n, 3, 96, 96), dtype=np.uint8)
         (folder / f"{split}_X.bin").write_bytes(data.tobytes())
         if split != "unlabeled":
-            (folder / f"{split}_y.bin").write_bytes((np.arange(n) % 10 + 1).astype(
-                np.uint8).tobytes())
+            (folder / f"{split}_y.bin").write_bytes(
+                (np.arange(n) % 10 + 1).astype(np.uint8).tobytes()
+            )
     (folder / "class_names.txt").write_text("\n".join(f"class{i}" for i in range(10)))
     (folder / "fold_indices.txt").write_text("")
     return root

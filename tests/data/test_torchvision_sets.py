@@ -17,7 +17,8 @@ def test_grayscale_sets_load_with_one_channel_and_become_rgb(tmp_path, name, fol
     assert splits.test.images.shape == (6, 1, 28, 28)
     assert len(splits.info.mean) == 3  # normalisation is given for the replicated RGB
     views = create_augmentation("auto", 28, splits.info.mean, splits.info.std)(
-        splits.train.images, torch.Generator().manual_seed(0))
+        splits.train.images, torch.Generator().manual_seed(0)
+    )
     assert views[0].shape == (12, 3, 28, 28)
 
 

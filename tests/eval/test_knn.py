@@ -11,8 +11,9 @@ def test_knn_weighted_votes_by_hand():
     train = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
     labels = torch.tensor([0, 0, 1, 1])
     query = torch.tensor([[0.6, 0.8]])
-    result = knn_classify(train, labels, query, torch.tensor([1]), num_classes=2, k=3,
-                          temperature=0.1)
+    result = knn_classify(
+        train, labels, query, torch.tensor([1]), num_classes=2, k=3, temperature=0.1
+    )
     sims = F.normalize(query, dim=1) @ F.normalize(train, dim=1).T
     top = sims[0].topk(3)
     votes = [0.0, 0.0]
@@ -36,6 +37,7 @@ def test_knn_perfect_on_separable_clusters_and_chance_on_noise():
 
 
 def test_knn_caps_k_at_training_size():
-    result = knn_classify(torch.eye(3), torch.tensor([0, 1, 2]), torch.eye(3),
-                          torch.tensor([0, 1, 2]), 3, k=200)
+    result = knn_classify(
+        torch.eye(3), torch.tensor([0, 1, 2]), torch.eye(3), torch.tensor([0, 1, 2]), 3, k=200
+    )
     assert result.k == 3 and result.top1 == 100.0

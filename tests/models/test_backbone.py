@@ -5,8 +5,13 @@ from torch import nn
 from byolbench.errors import ConfigError
 from byolbench.models.backbone import backbone_spec, create_backbone, vit_patch_size
 
-FAMILIES = ["test_resnet", "test_vit", "test_convnext", "test_efficientnet",
-            "mobilenetv3_small_050"]
+FAMILIES = [
+    "test_resnet",
+    "test_vit",
+    "test_convnext",
+    "test_efficientnet",
+    "mobilenetv3_small_050",
+]
 
 
 @pytest.mark.parametrize("size", [32, 224])

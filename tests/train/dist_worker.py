@@ -1,6 +1,6 @@
 """Runs on each of several processes (accelerate launch); writes what it saw as JSON.
 
-    accelerate launch --multi_gpu --num_processes 2 -m tests.train.dist_worker OUT_DIR
+accelerate launch --multi_gpu --num_processes 2 -m tests.train.dist_worker OUT_DIR
 """
 
 from __future__ import annotations
@@ -34,14 +34,22 @@ def main() -> None:
     batches_module.ShardedBatches.epoch = recording
     accelerator = make_accelerator("no")
     splits = make_splits(n_train=64)
-    config = tiny_config(**{"train.epochs": 2, "train.log_every": 1, "optim.name": "sgd",
-                            "optim.lr": 0.8, "optim.warmup_epochs": 1.0})
+    config = tiny_config(
+        **{
+            "train.epochs": 2,
+            "train.log_every": 1,
+            "optim.name": "sgd",
+            "optim.lr": 0.8,
+            "optim.warmup_epochs": 1.0,
+        }
+    )
     trainer = Trainer(config, splits, accelerator, None)
     result = trainer.fit()
     model = result.model
     transform = EvalTransform(16, splits.info.mean, splits.info.std)
-    gathered = extract_features(model.backbone, splits.test.images, transform, batch_size=5,
-                                accelerator=accelerator)
+    gathered = extract_features(
+        model.backbone, splits.test.images, transform, batch_size=5, accelerator=accelerator
+    )
     local = extract_features(model.backbone, splits.test.images, transform, batch_size=5)
     record = {
         "rank": accelerator.process_index,

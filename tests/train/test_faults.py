@@ -17,8 +17,7 @@ from tests.train.helpers import tiny_config
 
 
 def _train(tmp_path, splits, **overrides):
-    config = tiny_config(**{"train.checkpoint_every": 2, "train.keep_checkpoints": 5,
-                            **overrides})
+    config = tiny_config(**{"train.checkpoint_every": 2, "train.keep_checkpoints": 5, **overrides})
     return Trainer(config, splits, make_accelerator("no"), tmp_path).fit()
 
 
@@ -75,11 +74,17 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, tiny_splits, monke
 
 
 def test_collapse_is_detected_without_predictor_and_tau_zero(tiny_splits, caplog):
-    config = tiny_config(**{
-        "model.use_predictor": False, "byol.tau_base": 0.0, "train.epochs": 6,
-        "optim.name": "sgd", "optim.lr": 50.0, "train.log_every": 1,
-        "train.collapse_window": 3,
-    })
+    config = tiny_config(
+        **{
+            "model.use_predictor": False,
+            "byol.tau_base": 0.0,
+            "train.epochs": 6,
+            "optim.name": "sgd",
+            "optim.lr": 50.0,
+            "train.log_every": 1,
+            "train.collapse_window": 3,
+        }
+    )
     with caplog.at_level(logging.WARNING, logger="byolbench"):
         result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
     stds = [r["projection_std"] for r in result.history]

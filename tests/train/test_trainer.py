@@ -22,8 +22,9 @@ def test_ema_runs_once_per_optimizer_step_with_accumulation(monkeypatch, tiny_sp
     calls = _count_ema(monkeypatch)
     steps = []
     config = tiny_config(**{"train.grad_accum_steps": 2})
-    trainer = Trainer(config, tiny_splits, make_accelerator("no", 2), None,
-                      on_step=lambda s, t: steps.append(s))
+    trainer = Trainer(
+        config, tiny_splits, make_accelerator("no", 2), None, on_step=lambda s, t: steps.append(s)
+    )
     result = trainer.fit()
     micro_batches = len(tiny_splits.pretrain) // 8  # 8 micro-batches of 8 images
     assert micro_batches == 8
@@ -34,8 +35,9 @@ def test_ema_runs_once_per_optimizer_step_with_accumulation(monkeypatch, tiny_sp
 
 
 def test_lr_scales_with_global_batch_and_follows_schedule(tiny_splits):
-    config = tiny_config(**{"optim.lr": 0.4, "optim.name": "sgd", "train.epochs": 2,
-                            "optim.warmup_epochs": 1.0})
+    config = tiny_config(
+        **{"optim.lr": 0.4, "optim.name": "sgd", "train.epochs": 2, "optim.warmup_epochs": 1.0}
+    )
     records = []
     Trainer(config, tiny_splits, make_accelerator("no"), None, on_log=records.append).fit()
     # 8 steps/epoch; warm-up over 8 steps to 0.4 * 8 / 256; record after step 2 shows lr(2)
@@ -50,8 +52,9 @@ def test_training_changes_online_weights_and_target_follows(tiny_splits):
     result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
     model = result.model
     online = [*model.backbone.parameters(), *model.projector.parameters()]
-    diffs = [(t - o).abs().max().item() for t, o in zip(model.target_parameters(), online,
-                                                        strict=True)]
+    diffs = [
+        (t - o).abs().max().item() for t, o in zip(model.target_parameters(), online, strict=True)
+    ]
     assert max(diffs) > 0  # the target lags the online network
     assert result.state.step == 8 and result.images_per_second > 0
 
