@@ -21,26 +21,15 @@ import torch
 from safetensors.torch import save_file
 
 from byolbench.atomic import atomic_path
+from byolbench.data.catalog import CIFAR10_CLASSES
 
-CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 DEFAULT_OUT = Path(__file__).parent / "assets" / "cifar10_mini.safetensors"
 
 
 def _select(members: dict[str, bytes], split: str, per_class: int) -> tuple[list[bytes], list[int]]:
     data: list[bytes] = []
     labels: list[int] = []
-    for label, name in enumerate(CLASSES):
+    for label, name in enumerate(CIFAR10_CLASSES):
         prefix = f"{split}/{name}/"
         names = [m for m in members if m.startswith(prefix)]
         if len(names) < per_class:
@@ -79,7 +68,7 @@ def build(source: Path, out: Path, train_per_class: int, test_per_class: int) ->
         tensors[f"{split}_labels"] = torch.tensor(labels, dtype=torch.int64)
     source_sha = hashlib.sha256(source.read_bytes()).hexdigest()
     provenance = {
-        "classes": list(CLASSES),
+        "classes": list(CIFAR10_CLASSES),
         "source": source.name,
         "source_sha256": source_sha,
         "selection": f"per class, first {train_per_class} train / {test_per_class} test files "

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
+from byolbench.data.catalog import CIFAR10_CLASSES
 from byolbench.data.imagefolder import load_image_folder
 from byolbench.data.registry import DATASETS, DatasetRequest
 from byolbench.errors import DataError
@@ -111,20 +112,6 @@ def _cifar(
     test = _to_split(test_set.data, test_set.targets)
     info = DatasetInfo(name, 32, 3, tuple(train_set.classes), mean, std)
     return DatasetSplits(info, train, train, test)
-
-
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 
 
 @DATASETS.register("cifar10")

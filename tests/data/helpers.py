@@ -8,18 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+from byolbench.data.catalog import CIFAR10_CLASSES
+
+__all__ = ["CIFAR10_CLASSES"]
 
 
 def write_image(
