@@ -301,10 +301,6 @@ class Registry(Generic[T]):
         the object on a tiny input); it raises when the plugin breaks its contract."""
         self._probe = probe
 
-    def builtin_names(self) -> list[str]:
-        """Names registered in byolbench itself."""
-        return sorted(self._builtins)
-
     def names(self) -> list[str]:
         """Every usable name: built-ins and plugins (plugins are not imported)."""
         names = set(self._builtins)
@@ -334,12 +330,6 @@ class Registry(Generic[T]):
         if not plugins:
             raise PluginError(unknown_name_message(self.kind, name, self.names(), self._hint))
         return self._load(plugins[0])
-
-    def find(self, name: str) -> T | None:
-        """Like ``get`` but returns ``None`` for a name nobody registered."""
-        if name not in self:
-            return None
-        return self.get(name)
 
     def describe(self, name: str) -> str:
         """``backbone plugin 'x' from dist 1.0 (module:attr)`` or ``backbone 'x' (built-in)``."""

@@ -11,7 +11,6 @@ import csv
 import fcntl
 import io
 import json
-import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,9 +157,3 @@ def write_json(path: Path, payload: Any) -> None:
 def read_json(path: Path) -> Any:
     """Reads JSON written by ``write_json``."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def ensure_dir(path: Path) -> Path:
-    """Creates ``path`` (and parents) and returns it."""
-    os.makedirs(path, exist_ok=True)
-    return path

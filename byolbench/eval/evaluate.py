@@ -39,15 +39,6 @@ class EvalRow:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def protocol_description(row: EvalRow) -> str:
-    """A short human-readable protocol label, e.g. ``kNN k=200 T=0.1``."""
-    if row.protocol == "knn":
-        return f"kNN k={row.details.get('k')} T={row.details.get('temperature')}"
-    if row.protocol == "linear":
-        return f"linear probe (L2={row.details.get('l2'):g}, chosen on held-out train)"
-    return row.protocol
-
-
 def evaluate_backbone(
     backbone: nn.Module,
     splits: DatasetSplits,

@@ -79,13 +79,3 @@ def _require_tracker(name: str) -> None:
             f"--log-with {name} needs the {module} package; install it with "
             f"pip install 'byolbench[{name}]' (or pip install {module})"
         )
-
-
-def is_distributed(accelerator: Accelerator) -> bool:
-    """Whether more than one process trains."""
-    return accelerator.num_processes > 1
-
-
-def device_of(accelerator: Accelerator) -> torch.device:
-    """The accelerator's device."""
-    return accelerator.device

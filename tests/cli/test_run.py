@@ -1,5 +1,7 @@
 """End to end: a tiny matrix through the real CLI."""
 
+import json
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -59,6 +61,25 @@ def test_tiny_matrix_end_to_end(tmp_path):
     for name in ("config.json", "env.json", "metrics.jsonl", "eval.json", "model.safetensors"):
         assert (run_dir / name).is_file(), name
     assert not (run_dir / "checkpoints").exists()
+    env = json.loads((run_dir / "env.json").read_text())
+    for key in (
+        "python",
+        "torch",
+        "timm",
+        "accelerate",
+        "byolbench",
+        "git_commit",
+        "device",
+        "num_processes",
+    ):
+        assert key in env, key
+    assert env["num_processes"] == 1 and env["device"].startswith("cpu")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["backbone"] == "test_resnet" and config["train"]["epochs"] == 1
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert metrics and {"step", "loss", "lr", "tau", "projection_std", "images_per_second"} <= set(
+        metrics[-1]
+    )
 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output

@@ -1,0 +1,105 @@
+"""Matrix runs: failures recorded, fail-fast, and kill-then-rerun without repeats or losses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from byolbench.bench.matrix import MatrixSpec, expand
+from byolbench.bench.runner import RunOptions, run_matrix
+from byolbench.bench.store import ResultsStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {
+    "data.max_train_samples": "128",
+    "train.epochs": "1",
+    "train.batch_size": "32",
+    "train.mixed_precision": "no",
+    "train.log_every": "1",
+    "model.projector_hidden_dim": "32",
+    "model.predictor_hidden_dim": "32",
+    "model.projector_dim": "16",
+    "eval.protocols": "knn",
+}
+
+
+def _cells(datasets, seeds=(0,)):
+    return expand(MatrixSpec(["test_resnet"], list(datasets), seeds=list(seeds), sets=TINY))
+
+
+def test_failed_cell_is_recorded_and_the_matrix_goes_on(tmp_path):
+    cells = _cells([f"imagefolder:{tmp_path / 'missing'}", "cifar10-mini"])
+    outcomes = run_matrix(cells, RunOptions(results_dir=tmp_path / "results"))
+    assert [o.status for o in outcomes] == ["failed", "done"]
+    assert "does not exist" in outcomes[0].error
+    failures = pd.read_csv(tmp_path / "results" / "failures.csv")
+    assert len(failures) == 1 and "does not exist" in failures["error"].iloc[0]
+    error = json.loads((outcomes[0].run_dir / "error.json").read_text())
+    assert "does not exist" in error["error"] and error["traceback"]
+    rows = ResultsStore(tmp_path / "results").read()
+    assert set(rows["dataset"]) == {"cifar10-mini"} and len(rows) == 2  # byol + random kNN
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    from byolbench.errors import DataError
+
+    cells = _cells([f"imagefolder:{tmp_path / 'missing'}", "cifar10-mini"])
+    with pytest.raises(DataError):
+        run_matrix(cells, RunOptions(results_dir=tmp_path / "results", fail_fast=True))
+    assert not (tmp_path / "results" / "runs.csv").exists()
+    assert (tmp_path / "results" / "failures.csv").exists()
+
+
+def _cli(results: Path) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "byolbench",
+        "run",
+        "--backbones",
+        "test_resnet",
+        "--datasets",
+        "cifar10-mini",
+        "--seeds",
+        "0,1,2",
+        "--results-dir",
+        str(results),
+    ]
+    for key, value in {**TINY, "train.epochs": "3", "train.checkpoint_every": "2"}.items():
+        args += ["--set", f"{key}={value}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
+    results = tmp_path / "results"
+    proc = _cli(results)
+    deadline = time.time() + 300
+    # kill while the second cell trains: the first cell's rows are in, a checkpoint exists
+    while time.time() < deadline:
+        rows = ResultsStore(results).read()
+        second = list((results / "runs").glob("*__s1__*/checkpoints/step-*"))
+        if len(rows) == 2 and second:
+            break
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert len(ResultsStore(results).read()) == 2
+
+    again = _cli(results)
+    output, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, output
+    assert "1 already finished" in output.replace("\n", " ")
+    rows = ResultsStore(results).read()
+    assert len(rows) == 6  # 3 seeds x (byol, random) x kNN, each exactly once
+    assert sorted(rows["seed"].tolist()) == [0, 0, 1, 1, 2, 2]
+    assert not rows.duplicated(["cell_id", "method", "protocol"]).any()
