@@ -348,7 +348,8 @@ def test_output_formats(monkeypatch, tmp_path):
 
 
 def test_parquet_round_trip(exports, tmp_path):
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq  # in the dev extra
+
     from byolbench.export.embeddings import Embeddings
 
     result = Embeddings(["a.png", "b.png"], np.arange(6, dtype=np.float32).reshape(2, 3))

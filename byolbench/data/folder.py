@@ -11,7 +11,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,8 +178,65 @@ def _decode_chunk(paths: list[Path], size: int, channels: int) -> list[torch.Ten
     return [_decode_file(p, size, channels) for p in paths]
 
 
+@dataclass
+class DecodedChunk:
+    """Decoded images of consecutive files, with the messages of those that failed."""
+
+    images: torch.Tensor
+    labels: list[int]
+    skipped: list[str]
+
+
+def decode_chunks(index: FolderIndex, size: int, channels: int) -> Iterator[DecodedChunk]:
+    """Decodes the files in order, ``DECODE_CHUNK`` at a time, on all cores.
+
+    At most a few chunks per thread are in flight, so memory stays bounded however large the
+    folder is.
+    """
+    files, labels = index.files, index.labels
+    chunk = DECODE_CHUNK
+    starts = list(range(0, len(files), chunk))
+    workers = os.cpu_count() or 1
+    empty = torch.empty(0, channels, size, size, dtype=torch.uint8)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for window in range(0, len(starts), 2 * workers):
+            futures = [
+                (start, pool.submit(_decode_chunk, files[start : start + chunk], size, channels))
+                for start in starts[window : window + 2 * workers]
+            ]
+            for start, future in futures:
+                kept: list[torch.Tensor] = []
+                kept_labels: list[int] = []
+                skipped: list[str] = []
+                for offset, result in enumerate(future.result()):
+                    if isinstance(result, str):
+                        skipped.append(result)
+                    else:
+                        kept.append(result)
+                        kept_labels.append(labels[start + offset])
+                yield DecodedChunk(torch.stack(kept) if kept else empty, kept_labels, skipped)
+
+
+def report_skipped(index: FolderIndex, skipped: list[str], decoded: int) -> None:
+    """Warns once about unreadable files.
+
+    Raises:
+        DataError: When no file could be decoded.
+    """
+    if decoded == 0:
+        raise DataError(
+            f"none of the {len(index.files)} image files under {index.root} could be decoded "
+            f"(first: {skipped[0]})"
+        )
+    if skipped:
+        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        logger.warning(
+            "skipped %d unreadable image file(s) under %s: %s", len(skipped), index.root, shown
+        )
+
+
 def decode_folder(index: FolderIndex, size: int, channels: int = 3) -> ImageSplit:
-    """Decodes every file to ``(channels, size, size)``; unreadable files are skipped.
+    """Decodes every file to ``(channels, size, size)`` in memory; unreadable files are skipped.
 
     Raises:
         DataError: When no file could be decoded.
@@ -187,27 +244,12 @@ def decode_folder(index: FolderIndex, size: int, channels: int = 3) -> ImageSpli
     arrays: list[torch.Tensor] = []
     labels: list[int] = []
     skipped: list[str] = []
-    chunks = [index.files[i : i + DECODE_CHUNK] for i in range(0, len(index.files), DECODE_CHUNK)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = pool.map(lambda c: _decode_chunk(c, size, channels), chunks)
-        decoded = [item for chunk in results for item in chunk]
-    for result, label in zip(decoded, index.labels, strict=True):
-        if isinstance(result, str):
-            skipped.append(result)
-        else:
-            arrays.append(result)
-            labels.append(label)
-    if skipped:
-        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
-        logger.warning(
-            "skipped %d unreadable image file(s) under %s: %s", len(skipped), index.root, shown
-        )
-    if not arrays:
-        raise DataError(
-            f"none of the {len(index.files)} image files under {index.root} could be decoded "
-            f"(first: {skipped[0]})"
-        )
-    return ImageSplit(torch.stack(arrays), torch.tensor(labels, dtype=torch.int64))
+    for chunk in decode_chunks(index, size, channels):
+        arrays.append(chunk.images)
+        labels.extend(chunk.labels)
+        skipped.extend(chunk.skipped)
+    report_skipped(index, skipped, len(labels))
+    return ImageSplit(torch.cat(arrays), torch.tensor(labels, dtype=torch.int64))
 
 
 def load_folder_split(

@@ -4,10 +4,15 @@ Optional ``unlabeled/`` (any depth) is added to the pretraining images. Images o
 are stored at a square side: the common size when the first images all share one, otherwise
 ``--image-size`` (default 224) times 8/7, so random crops keep some context (256 for 224).
 Mean and std are measured on the training images.
+
+A folder whose decoded images fit in half the free memory is held in memory (and cached as
+one safetensors file). A larger one is decoded once into a memory-mapped file in the data
+directory (``byolbench.data.mapped``), so ImageNet-sized folders need disk, not RAM.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import psutil
@@ -16,6 +21,7 @@ from PIL import Image
 
 from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
 from byolbench.data.folder import FolderIndex, load_folder_split, scan_labelled, scan_unlabelled
+from byolbench.data.mapped import load_mapped_split
 from byolbench.data.registry import DATASETS, DatasetRequest
 from byolbench.errors import DataError
 
@@ -24,6 +30,8 @@ PROBE_FILES = 32
 MEMORY_FRACTION = 0.5
 EVAL_SPLITS = ("test", "val")
 UNLABELLED_DIRS = ("unlabeled", "unlabelled")
+
+logger = logging.getLogger(__name__)
 
 
 def _storage_size(index: FolderIndex, requested: int) -> int:
@@ -52,22 +60,45 @@ def _channel_stats(split: ImageSplit) -> tuple[tuple[float, ...], tuple[float, .
     return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
-def _check_fits_in_memory(root: Path, images: int, channels: int, size: int) -> None:
-    """Refuses folders whose decoded images would take more than half the available RAM."""
+def _fits_in_memory(images: int, channels: int, size: int) -> bool:
+    """Whether the decoded images take at most half the available RAM."""
     needed = images * channels * size * size
-    available = psutil.virtual_memory().available
-    if needed > available * MEMORY_FRACTION:
-        raise DataError(
-            f"{root} holds {images:,} images, {needed / 2**30:.1f} GiB decoded at {size} px, "
-            f"more than half of the {available / 2**30:.1f} GiB of free memory; byolbench keeps "
-            "datasets in memory, so use a smaller --image-size or a subset of the folder"
-        )
+    return needed <= psutil.virtual_memory().available * MEMORY_FRACTION
+
+
+def _load_mapped(
+    root: Path,
+    indexes: tuple[FolderIndex, FolderIndex, FolderIndex | None],
+    size: int,
+    channels: int,
+    cache: Path,
+) -> tuple[ImageSplit, ImageSplit, ImageSplit]:
+    """Pretrain, train and test splits as memory-mapped files.
+
+    Training and unlabelled images share one file (training images first), so the training
+    split is a view of the pretraining one and nothing is copied.
+    """
+    train_index, eval_index, unlabelled_index = indexes
+    test = load_mapped_split(eval_index, size, channels, cache)
+    if unlabelled_index is None:
+        train = load_mapped_split(train_index, size, channels, cache)
+        return train, train, test
+    both = FolderIndex(
+        root,
+        train_index.files + unlabelled_index.files,
+        train_index.labels + unlabelled_index.labels,
+        train_index.classes,
+    )
+    pretrain = load_mapped_split(both, size, channels, cache)
+    labelled = int((pretrain.labels >= 0).sum())
+    train = ImageSplit(pretrain.images[:labelled], pretrain.labels[:labelled])
+    return pretrain, train, test
 
 
 def load_image_folder(
     root: Path, request: DatasetRequest, name: str, channels: int = 3
 ) -> DatasetSplits:
-    """Loads ``root/train`` and ``root/test`` (or ``root/val``) into memory.
+    """Loads ``root/train`` and ``root/test`` (or ``root/val``), in memory or memory-mapped.
 
     Raises:
         DataError: For a missing root or split, or any structural problem of a split.
@@ -91,16 +122,27 @@ def load_image_folder(
     size = _storage_size(train_index, request.image_size)
     counted = len(train_index.files) + len(eval_index.files)
     counted += len(unlabelled_index.files) if unlabelled_index is not None else 0
-    _check_fits_in_memory(root, counted, channels, size)
     cache = request.cache_dir
-    train = load_folder_split(train_index, size, channels, cache)
-    test = load_folder_split(eval_index, size, channels, cache)
-    pretrain = train
-    if unlabelled_index is not None:
-        extra = load_folder_split(unlabelled_index, size, channels, cache)
-        pretrain = ImageSplit(
-            torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])
+    if _fits_in_memory(counted, channels, size):
+        train = load_folder_split(train_index, size, channels, cache)
+        test = load_folder_split(eval_index, size, channels, cache)
+        pretrain = train
+        if unlabelled_index is not None:
+            extra = load_folder_split(unlabelled_index, size, channels, cache)
+            pretrain = ImageSplit(
+                torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])
+            )
+    else:
+        logger.info(
+            "%s: %d images at %d px do not fit in half the free memory; using a memory-mapped "
+            "copy in %s",
+            root,
+            counted,
+            size,
+            cache,
         )
+        indexes = (train_index, eval_index, unlabelled_index)
+        pretrain, train, test = _load_mapped(root, indexes, size, channels, cache)
     mean, std = _channel_stats(train)
     info = DatasetInfo(name, size, channels, tuple(train_index.classes), mean, std)  # type: ignore[arg-type]
     return DatasetSplits(info, pretrain, train, test)

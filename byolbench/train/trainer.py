@@ -96,8 +96,21 @@ def build_model(config: RunConfig, image_size: int) -> BYOL:
     )
 
 
-def _uses_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+def sync_batchnorm(
+    model: nn.Module, num_processes: int, device: torch.device, enabled: bool
+) -> nn.Module:
+    """Converts BatchNorm to SyncBatchNorm when several GPU processes train.
+
+    torch's SyncBatchNorm runs only on accelerators; CPU processes keep per-process BatchNorm
+    (with a warning) and their buffers are averaged when training ends.
+    """
+    uses_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if num_processes <= 1 or not enabled or not uses_batchnorm:
+        return model
+    if device.type == "cpu":
+        logger.warning("SyncBatchNorm needs GPUs; on CPU processes BatchNorm stays per process")
+        return model
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 class _StopSignal:
@@ -171,17 +184,12 @@ class Trainer:
         cfg = self.config
         set_seed(cfg.train.seed)
         model = build_model(cfg, image_size)
-        if (
-            self.accelerator.num_processes > 1
-            and cfg.model.sync_batchnorm
-            and _uses_batchnorm(model)
-        ):
-            if self.accelerator.device.type == "cpu":
-                logger.warning(
-                    "SyncBatchNorm needs GPUs; on CPU processes BatchNorm stays per process"
-                )
-            else:
-                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = sync_batchnorm(
+            model,
+            self.accelerator.num_processes,
+            self.accelerator.device,
+            cfg.model.sync_batchnorm,
+        )
         if cfg.model.channels_last:
             model = model.to(memory_format=torch.channels_last)
         online = [

@@ -1,4 +1,6 @@
 import logging
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,14 +109,106 @@ def test_decoded_tensor_is_cached_by_content(tmp_path, monkeypatch):
         _load(tmp_path)
 
 
-def test_folder_too_large_for_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+class _TinyMemory:
+    available = 10_000  # bytes: a handful of 32x32x3 images need more
+
+
+def _pretend_little_memory(monkeypatch) -> None:
+    """Makes every folder look too large for memory."""
     import psutil
 
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: _TinyMemory())
+
+
+def _data_dir() -> Path:
+    return Path(os.environ["BYOLBENCH_DATA"])
+
+
+def _mapped_in_this_process() -> set[str]:
+    import psutil
+
+    return {m.path for m in psutil.Process().memory_maps() if m.path.endswith(".u8")}
+
+
+def test_folder_too_large_for_memory_is_memory_mapped(tmp_path, monkeypatch):
+    root = write_image_folder(tmp_path / "folder", CLASSES, per_class=3)
+    write_image(root / "unlabeled" / "x.png", (48, 40))
+    write_image(root / "unlabeled" / "y.png", (32, 32), colour=5)
+    in_memory = _load(root, data_dir=tmp_path / "ram", image_size=32)
+    _pretend_little_memory(monkeypatch)
+    mapped = _load(root, data_dir=tmp_path / "disk", image_size=32)
+
+    for name in ("pretrain", "train", "test"):
+        ours, reference = getattr(mapped, name), getattr(in_memory, name)
+        assert torch.equal(ours.images, reference.images), name
+        assert torch.equal(ours.labels, reference.labels), name
+    assert mapped.info == in_memory.info
+    files = sorted((tmp_path / "disk").rglob("*.u8"))
+    assert len(files) == 2  # train+unlabelled in one file, test in another
+    assert {str(f) for f in files} <= _mapped_in_this_process()
+    assert not list((tmp_path / "ram").rglob("*.u8"))
+    assert mapped.train.images.data_ptr() == mapped.pretrain.images.data_ptr()  # a view
+    rows = torch.tensor([7, 0, 3])
+    assert torch.equal(mapped.pretrain.images[rows], in_memory.pretrain.images[rows])
+
+
+def test_memory_mapped_copy_is_reused_and_rebuilt_when_damaged(tmp_path, monkeypatch, caplog):
+    from byolbench.data import mapped
+
+    _pretend_little_memory(monkeypatch)
     write_image_folder(tmp_path, CLASSES, per_class=2)
+    first = _load(tmp_path)
+    expected_train, expected_test = first.train.images.clone(), first.test.images.clone()
+    real_decode = mapped.decode_chunks
 
-    class Tiny:
-        available = 10_000  # bytes: 8 images of 32x32x3 need 24,576
+    def fail(*args, **kwargs):
+        raise AssertionError("decoded again")
 
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tiny())
-    with pytest.raises(DataError, match="smaller --image-size"):
+    monkeypatch.setattr(mapped, "decode_chunks", fail)
+    second = _load(tmp_path)
+    assert torch.equal(expected_train, second.train.images)
+    del first, second  # damaging a file under a live mapping would crash this process
+
+    data = sorted(_data_dir().rglob("*.u8"))[0]
+    data.write_bytes(data.read_bytes()[:100])  # cut short by a crash or a full disk
+    with (
+        caplog.at_level(logging.WARNING, logger="byolbench"),
+        pytest.raises(AssertionError, match="decoded again"),
+    ):
         _load(tmp_path)
+    assert "ignoring unreadable dataset cache" in caplog.text and data.name in caplog.text
+    monkeypatch.setattr(mapped, "decode_chunks", real_decode)
+    third = _load(tmp_path)
+    assert torch.equal(expected_train, third.train.images)
+    assert torch.equal(expected_test, third.test.images)
+
+
+def test_memory_mapped_copy_skips_unreadable_files(tmp_path, monkeypatch, caplog):
+    _pretend_little_memory(monkeypatch)
+    write_image_folder(tmp_path, CLASSES, per_class=2)
+    (tmp_path / "train" / "cat" / "notes.png").write_text("not an image")
+    with caplog.at_level(logging.WARNING, logger="byolbench"):
+        splits = _load(tmp_path)
+    assert splits.train.images.shape == (4, 3, 32, 32)
+    assert splits.train.labels.tolist() == [0, 0, 1, 1]
+    assert "skipped 1 unreadable" in caplog.text and "notes.png" in caplog.text
+    sizes = sorted(f.stat().st_size for f in _data_dir().rglob("*.u8"))
+    assert sizes == [4 * 3 * 32 * 32] * 2  # the train file trimmed to the images kept
+
+
+def test_folder_too_large_for_memory_and_disk_is_refused_before_decoding(tmp_path, monkeypatch):
+    import shutil
+
+    from byolbench.data import mapped
+
+    _pretend_little_memory(monkeypatch)
+    write_image_folder(tmp_path, CLASSES, per_class=2)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(1, 1, 1000))
+
+    def fail(*args, **kwargs):
+        raise AssertionError("decoding started")
+
+    monkeypatch.setattr(mapped, "decode_chunks", fail)
+    with pytest.raises(DataError, match="too large for memory") as info:
+        _load(tmp_path)
+    assert "--data-dir" in str(info.value) and "GiB free" in str(info.value)
