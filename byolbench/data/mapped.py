@@ -106,4 +106,7 @@ def decode_to_mapped(
 def load_mapped_split(index: FolderIndex, size: int, channels: int, cache_dir: Path) -> ImageSplit:
     """The memory-mapped split, decoded on first use and reused while the files are unchanged."""
     key = content_hash(index, size, channels)
-    return load_mapped(cache_dir, key) or decode_to_mapped(index, size, channels, cache_dir, key)
+    cached = load_mapped(cache_dir, key)
+    if cached is not None:
+        return cached
+    return decode_to_mapped(index, size, channels, cache_dir, key)
