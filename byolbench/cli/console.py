@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 
 from rich.console import Console
 from rich.logging import RichHandler
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+LOG_WIDTH = 160
+
+
+def _width(stream: object) -> int | None:
+    """Terminal width on a terminal; 160 columns when writing to a log or pipe.
+
+    rich falls back to 80 columns off a terminal, which truncates the results tables in CI and
+    SLURM logs. ``COLUMNS`` still wins.
+    """
+    if os.environ.get("COLUMNS") or getattr(stream, "isatty", lambda: False)():
+        return None
+    return LOG_WIDTH
+
+
+console = Console(highlight=False, width=_width(sys.stdout))
+error_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def is_main_process() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from byolbench.cli import (
     embed_cmd,
@@ -42,10 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except TrainingInterrupted as exc:
-        error_console.print(f"[bold yellow]stopped:[/] {exc}", soft_wrap=True)
+        error_console.print(f"[bold yellow]stopped:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(130)
     except ByolbenchError as exc:
-        error_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        error_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         error_console.print("[bold red]interrupted[/]")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -176,10 +177,11 @@ def _print_outcomes(outcomes: list[CellOutcome]) -> None:
     failed = [o for o in outcomes if o.status == "failed"]
     console.print(
         f"[bold]{done}[/] cell(s) run, [bold]{skipped}[/] already finished and skipped, "
-        f"[bold]{'red' if failed else 'green'}]{len(failed)}[/] failed"
+        f"[bold {'red' if failed else 'green'}]{len(failed)}[/] failed"
     )
     for outcome in failed:
-        console.print(f"[red]  failed {outcome.cell.cell_id}: {outcome.error.splitlines()[0]}[/]")
+        first_line = outcome.error.splitlines()[0] if outcome.error else ""
+        console.print(f"[red]  failed {escape(outcome.cell.cell_id)}: {escape(first_line)}[/]")
 
 
 class _RunDisplay:
@@ -238,4 +240,5 @@ class _RunDisplay:
 
     def _on_outcome(self, outcome: CellOutcome) -> None:
         if outcome.status == "skipped":
-            self.progress.console.print(f"[dim]skipped finished cell {outcome.cell.cell_id}[/]")
+            cell = escape(outcome.cell.cell_id)
+            self.progress.console.print(f"[dim]skipped finished cell {cell}[/]")

@@ -7,7 +7,6 @@ and counts them; structural problems (no images, no classes) are ``DataError``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from byolbench.data.base import UNLABELED, ImageSplit
+from byolbench.data.fingerprint import folder_fingerprint
 from byolbench.data.tensor_cache import load_cached, save_cached
 from byolbench.errors import DataError
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
-CACHE_FORMAT = "v1"
+CACHE_FORMAT = "v2"
 DECODE_CHUNK = 512
 
 
@@ -115,18 +115,14 @@ def _read(path: Path) -> bytes:
         return handle.read()
 
 
-def content_hash(index: FolderIndex, size: int, channels: int) -> str:
-    """Hash of the files' relative paths, labels and bytes, and of the storage settings."""
-    digest = hashlib.sha256(f"{CACHE_FORMAT}:{size}:{channels}".encode())
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for path, label, data in zip(
-            index.files, index.labels, pool.map(_read, index.files), strict=True
-        ):
-            digest.update(str(path.relative_to(index.root)).encode())
-            digest.update(label.to_bytes(8, "little", signed=True))
-            digest.update(len(data).to_bytes(8, "little"))
-            digest.update(data)
-    return digest.hexdigest()[:20]
+def content_hash(index: FolderIndex, size: int, channels: int, cache_dir: Path | None) -> str:
+    """Hash of the files' relative paths, labels and contents, and of the storage settings.
+
+    File digests are remembered in ``cache_dir`` (see ``byolbench.data.fingerprint``), so
+    only new or changed files are read again.
+    """
+    settings = f"{CACHE_FORMAT}:{size}:{channels}"
+    return folder_fingerprint(index.root, index.files, index.labels, settings, cache_dir)
 
 
 def decode_image(data: bytes, channels: int) -> torch.Tensor:
@@ -258,7 +254,7 @@ def load_folder_split(
     """Decodes a split, reusing the cached tensor of the same content when there is one."""
     if cache_dir is None:
         return decode_folder(index, size, channels)
-    key = content_hash(index, size, channels)
+    key = content_hash(index, size, channels, cache_dir)
     cached = load_cached(cache_dir, key)
     if cached is not None:
         return cached

@@ -105,7 +105,7 @@ def decode_to_mapped(
 
 def load_mapped_split(index: FolderIndex, size: int, channels: int, cache_dir: Path) -> ImageSplit:
     """The memory-mapped split, decoded on first use and reused while the files are unchanged."""
-    key = content_hash(index, size, channels)
+    key = content_hash(index, size, channels, cache_dir)
     cached = load_mapped(cache_dir, key)
     if cached is not None:
         return cached

@@ -55,6 +55,9 @@ def test_tiny_matrix_end_to_end(tmp_path):
     assert (frame["pretrain_seconds"] > 0).all() and (frame["images_per_second"] > 0).all()
     assert frame["timestamp"].notna().all() and frame["config_hash"].nunique() == 1
     assert "cifar10-mini: top-1 accuracy" in result.output
+    assert "1 cell(s) run, 0 already finished and skipped, 0 failed" in " ".join(
+        result.output.split()
+    )
     summary = (tmp_path / "summary.md").read_text()
     assert "| test_resnet |" in summary
     run_dir = tmp_path / "runs" / frame["cell_id"].iloc[0]
@@ -83,15 +86,15 @@ def test_tiny_matrix_end_to_end(tmp_path):
 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "1 already finished" in again.output.replace("\n", " ") or "skipped" in again.output
+    assert "0 cell(s) run, 1 already finished and skipped, 0 failed" in " ".join(
+        again.output.split()
+    )
     assert len(pd.read_csv(tmp_path / "runs.csv")) == 4  # nothing repeated
 
 
 def test_unknown_backbone_is_one_red_line(tmp_path):
     import subprocess
     import sys
-
-    from byolbench.cli.main import main
 
     proc = subprocess.run(
         [
@@ -110,7 +113,18 @@ def test_unknown_backbone_is_one_red_line(tmp_path):
         text=True,
         timeout=120,
     )
-    del main
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "resnet18" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_error_text_in_square_brackets_is_printed_as_is(capsys):
+    import pytest
+
+    from byolbench.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--set", "optim.lrr=1", "--dry-run"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "valid keys in [optim]: name, lr" in " ".join(err.split())
