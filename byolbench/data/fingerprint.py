@@ -20,20 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from byolbench.atomic import write_text
+from byolbench.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
 MEMO_FORMAT = 1
 SETTLE_SECONDS = 2.0
 READ_THREADS = 4
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def memo_file(cache_dir: Path, root: Path) -> Path:
@@ -77,7 +70,8 @@ def file_digests(root: Path, files: Sequence[Path], cache_dir: Path | None) -> l
         digests.append(entry[2] if fresh else None)
     missing = [i for i, digest in enumerate(digests) if digest is None]
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        for i, digest in zip(missing, pool.map(_digest, [files[i] for i in missing]), strict=True):
+        read = pool.map(sha256_file, [files[i] for i in missing])
+        for i, digest in zip(missing, read, strict=True):
             digests[i] = digest
     if memo_path is not None and missing:
         settled = time.time_ns() - int(SETTLE_SECONDS * 1e9)

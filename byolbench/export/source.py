@@ -26,7 +26,8 @@ from byolbench.data import load_dataset
 from byolbench.data.base import DatasetInfo
 from byolbench.errors import CheckpointError, ConfigError
 from byolbench.export.rebuild import load_backbone
-from byolbench.export.safe_io import read_safetensors, sha256_file
+from byolbench.export.safe_io import read_safetensors
+from byolbench.hashing import sha256_file
 from byolbench.models.backbone import BackboneSpec, backbone_spec, create_backbone
 from byolbench.train.checkpoint import STATE_FILE, CheckpointManager
 

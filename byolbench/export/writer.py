@@ -10,7 +10,7 @@ from typing import Any
 from byolbench.atomic import write_text
 from byolbench.errors import CheckpointError, ConfigError
 from byolbench.export.readme import readme_text
-from byolbench.export.safe_io import sha256_file, write_safetensors
+from byolbench.export.safe_io import write_safetensors
 from byolbench.export.source import (
     CONFIG_FILE,
     HEADS_FILE,
@@ -19,6 +19,7 @@ from byolbench.export.source import (
     BackboneSource,
 )
 from byolbench.export.timm_config import loading_snippets, timm_config
+from byolbench.hashing import sha256_file
 
 README_FILE = "README.md"
 

@@ -15,7 +15,6 @@ files do not match their manifest is skipped with a warning and the previous one
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ from torch import nn
 
 from byolbench.atomic import write_text
 from byolbench.errors import CheckpointError
+from byolbench.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,6 @@ class TrainState:
     last_finite_loss: float = math.nan
     low_std_count: int = 0
     collapse_warned: bool = False
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checkpoint_step(path: Path) -> int:
@@ -134,7 +126,7 @@ class CheckpointManager:
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             manifest = {
-                p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
                 for p in sorted(tmp.iterdir())
             }
             record = {
@@ -177,7 +169,7 @@ class CheckpointManager:
                     f"{file} is truncated or altered ({file.stat().st_size} bytes, "
                     f"expected {expected['size']})"
                 )
-            if _sha256(file) != expected["sha256"]:
+            if sha256_file(file) != expected["sha256"]:
                 raise CheckpointError(f"{file} does not match its recorded SHA-256")
         return record
 

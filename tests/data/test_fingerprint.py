@@ -30,13 +30,13 @@ def _age(files, seconds=100):
 def reads(monkeypatch):
     """Records every file whose bytes are hashed."""
     seen = []
-    real = fingerprint._digest
+    real = fingerprint.sha256_file
 
     def counting(path):
         seen.append(path.name)
         return real(path)
 
-    monkeypatch.setattr(fingerprint, "_digest", counting)
+    monkeypatch.setattr(fingerprint, "sha256_file", counting)
     return seen
 
 
