@@ -279,6 +279,21 @@ def test_evaluation_reproduces_the_runs_own_numbers(runs, exports, tmp_path):
     assert "--image-size 64" in one_line_error(exc_info)
 
 
+def test_evaluation_precision_is_recorded_and_checked(runs):
+    dataset = f"imagefolder:{runs['data']}"
+    source = open_source(runs["test_resnet"])
+    (fp32,) = evaluate_source(source, EvaluateRequest(dataset, ("knn",), device="cpu"))
+    bf16_request = EvaluateRequest(dataset, ("knn",), device="cpu", mixed_precision="bf16")
+    (bf16,) = evaluate_source(source, bf16_request)
+    assert (fp32["mixed_precision"], bf16["mixed_precision"]) == ("no", "bf16")
+    assert bf16["cell_id"] != fp32["cell_id"]
+    with pytest.raises(ConfigError) as exc_info:
+        evaluate_source(
+            source, EvaluateRequest(dataset, ("knn",), device="cpu", mixed_precision="fp8")
+        )
+    assert "choose from auto, no, bf16, fp16" in one_line_error(exc_info)
+
+
 def test_timm_pretrained_weights_come_from_the_local_cache_only(runs, tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     request = EvaluateRequest(f"imagefolder:{runs['data']}", ("knn",), image_size=32, device="cpu")

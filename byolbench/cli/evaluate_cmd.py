@@ -64,6 +64,14 @@ def evaluate(
             help="Use only N labelled training images for the probes (quick checks); 0 uses all."
         ),
     ] = 0,
+    mixed_precision: Annotated[
+        str,
+        typer.Option(
+            help="Autocast of the feature extraction: no (fp32), bf16, fp16 or auto. "
+            "byolbench run extracts features under its training precision (bf16 where "
+            "supported); pass that to reproduce a run's rows exactly."
+        ),
+    ] = "no",
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even if a GPU is present.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
@@ -89,6 +97,7 @@ def evaluate(
         image_size=image_size,
         max_train_samples=max_train_samples,
         device="cpu" if cpu else "auto",
+        mixed_precision=mixed_precision,
     )
     if pretrained:
         if Path(path).exists():

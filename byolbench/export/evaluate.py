@@ -15,7 +15,7 @@ from torch import nn
 
 from byolbench import __version__
 from byolbench.bench.store import utc_now
-from byolbench.config import PROTOCOL_CHOICES, EvalConfig
+from byolbench.config import MIXED_PRECISION_CHOICES, PROTOCOL_CHOICES, EvalConfig
 from byolbench.data import load_dataset
 from byolbench.data.base import DatasetSplits, limit_train_samples
 from byolbench.env_info import device_name, git_commit
@@ -23,6 +23,7 @@ from byolbench.errors import ConfigError
 from byolbench.eval.evaluate import evaluate_backbone
 from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
 from byolbench.export.source import BackboneSource
+from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
 
 METHOD_BYOL = "byol"
 METHOD_TIMM = "timm-pretrained"
@@ -48,6 +49,8 @@ class EvaluateRequest:
         max_train_samples: Use only N labelled training images for the probes (0: all).
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
         download: Allow downloading the dataset.
+        mixed_precision: Autocast of the feature extraction: ``no`` (fp32), ``bf16``, ``fp16``
+            or ``auto``. ``byolbench run`` extracts features under its training precision.
     """
 
     dataset: str
@@ -57,6 +60,7 @@ class EvaluateRequest:
     max_train_samples: int = 0
     device: str = "auto"
     download: bool = True
+    mixed_precision: str = "no"
 
 
 def parse_protocols(text: str) -> tuple[str, ...]:
@@ -81,6 +85,20 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _precision(requested: str, device: torch.device) -> str:
+    """The resolved autocast precision of the evaluation.
+
+    Raises:
+        ConfigError: For an unknown value, or fp16 on a CPU.
+    """
+    if requested not in MIXED_PRECISION_CHOICES:
+        raise ConfigError(
+            f"--mixed-precision {requested!r} is not valid; choose from "
+            f"{', '.join(MIXED_PRECISION_CHOICES)}"
+        )
+    return resolve_mixed_precision(requested, device.type)
+
+
 def _load_splits(
     request: EvaluateRequest, mean: tuple[float, ...], std: tuple[float, ...]
 ) -> DatasetSplits:
@@ -94,6 +112,7 @@ def _load_splits(
 def _cell_id(label: str, identity: str, request: EvaluateRequest, image_size: int) -> str:
     key = json.dumps(
         [identity, request.dataset, request.protocols, image_size, request.max_train_samples]
+        + ([request.mixed_precision] if request.mixed_precision != "no" else [])
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     slug = "__".join(
@@ -114,15 +133,23 @@ def _run(
     details: dict[str, Any],
 ) -> list[dict[str, Any]]:
     device = _device(request.device)
+    precision = _precision(request.mixed_precision, device)
     set_seed(seed)
     rows = evaluate_backbone(
-        backbone.to(device), splits, eval_config, image_size, method, device=device, seed=seed
+        backbone.to(device),
+        splits,
+        eval_config,
+        image_size,
+        method,
+        device=device,
+        autocast_dtype=autocast_dtype(precision),
+        seed=seed,
     )
     common = {
         "timestamp": utc_now(),
         "dataset": request.dataset,
         "image_size": image_size,
-        "mixed_precision": "no",
+        "mixed_precision": precision,
         "device": device_name(device),
         "num_processes": 1,
         "byolbench_version": __version__,
