@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -47,3 +49,11 @@ def make_splits(
 def tiny_splits() -> DatasetSplits:
     """64 train / 32 test images of 16 px, 4 classes."""
     return make_splits()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny finished runs of ``test_resnet`` and ``test_vit`` (made once per session)."""
+    from tests.export_helpers import tiny_runs
+
+    return tiny_runs(tmp_path_factory.getbasetemp())

@@ -25,7 +25,7 @@ from byolbench.export.embeddings import check_output, embed_folder, write_embedd
 from byolbench.export.evaluate import EvaluateRequest, evaluate_pretrained, evaluate_source
 from byolbench.export.pretrained import create_pretrained_backbone
 from byolbench.train.trainer import build_model
-from tests.export_helpers import fake_hub_cache, tiny_runs, write_image_folder
+from tests.export_helpers import fake_hub_cache, write_image_folder
 
 PLAIN_TIMM = r"""
 import json, re, sys
@@ -50,20 +50,6 @@ for i, folder in enumerate(sys.argv[3:]):
 save_file(features, sys.argv[2])
 print(json.dumps({"errors": errors, "byolbench_imported": "byolbench" in sys.modules}))
 """
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return tiny_runs(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")

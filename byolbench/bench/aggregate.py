@@ -13,28 +13,29 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
+from byolbench.bench.store import RESULT_COLUMNS
 from byolbench.errors import DataError
 
 GROUP_KEYS = ("dataset", "backbone", "augmentation", "epochs", "method", "protocol")
 SETTING_KEYS = ("backbone", "augmentation", "epochs")
 PROTOCOL_LABELS = {"knn": "kNN", "linear": "linear"}
 METHOD_LABELS = {"byol": "BYOL", "random": "random"}
-REQUIRED_COLUMNS = (
-    "timestamp",
-    "cell_id",
-    "config_hash",
-    "dataset",
-    "backbone",
-    "augmentation",
-    "seed",
-    "method",
-    "protocol",
-    "top1",
-    "top5",
-    "epochs",
-    "pretrain_seconds",
-    "images_per_second",
+# What aggregation reads of runs.csv: every result column but the provenance and detail ones.
+OPTIONAL_COLUMNS = frozenset(
+    {
+        "protocol_details",
+        "steps",
+        "batch_size",
+        "image_size",
+        "mixed_precision",
+        "device",
+        "num_processes",
+        "byolbench_version",
+        "git_commit",
+        "run_dir",
+    }
 )
+REQUIRED_COLUMNS = tuple(c for c in RESULT_COLUMNS if c not in OPTIONAL_COLUMNS)
 SUMMARY_COLUMNS = (
     *GROUP_KEYS,
     "top1_mean",

@@ -13,10 +13,10 @@ directory (``byolbench.data.mapped``), so ImageNet-sized folders need disk, not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-import torch
 from PIL import Image
 
 from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
@@ -66,22 +66,23 @@ def _fits_in_memory(images: int, channels: int, size: int) -> bool:
     return needed <= psutil.virtual_memory().available * MEMORY_FRACTION
 
 
-def _load_mapped(
+def _load_splits(
     root: Path,
     indexes: tuple[FolderIndex, FolderIndex, FolderIndex | None],
     size: int,
     channels: int,
     cache: Path,
+    load: Callable[[FolderIndex, int, int, Path], ImageSplit],
 ) -> tuple[ImageSplit, ImageSplit, ImageSplit]:
-    """Pretrain, train and test splits as memory-mapped files.
+    """Pretrain, train and test splits, each decoded (and cached) by ``load``.
 
-    Training and unlabelled images share one file (training images first), so the training
+    Training and unlabelled images share one split (training images first), so the training
     split is a view of the pretraining one and nothing is copied.
     """
     train_index, eval_index, unlabelled_index = indexes
-    test = load_mapped_split(eval_index, size, channels, cache)
+    test = load(eval_index, size, channels, cache)
     if unlabelled_index is None:
-        train = load_mapped_split(train_index, size, channels, cache)
+        train = load(train_index, size, channels, cache)
         return train, train, test
     both = FolderIndex(
         root,
@@ -89,7 +90,7 @@ def _load_mapped(
         train_index.labels + unlabelled_index.labels,
         train_index.classes,
     )
-    pretrain = load_mapped_split(both, size, channels, cache)
+    pretrain = load(both, size, channels, cache)
     labelled = int((pretrain.labels >= 0).sum())
     train = ImageSplit(pretrain.images[:labelled], pretrain.labels[:labelled])
     return pretrain, train, test
@@ -122,27 +123,19 @@ def load_image_folder(
     size = _storage_size(train_index, request.image_size)
     counted = len(train_index.files) + len(eval_index.files)
     counted += len(unlabelled_index.files) if unlabelled_index is not None else 0
-    cache = request.cache_dir
-    if _fits_in_memory(counted, channels, size):
-        train = load_folder_split(train_index, size, channels, cache)
-        test = load_folder_split(eval_index, size, channels, cache)
-        pretrain = train
-        if unlabelled_index is not None:
-            extra = load_folder_split(unlabelled_index, size, channels, cache)
-            pretrain = ImageSplit(
-                torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels])
-            )
-    else:
+    load = load_folder_split
+    if not _fits_in_memory(counted, channels, size):
         logger.info(
             "%s: %d images at %d px do not fit in half the free memory; using a memory-mapped "
             "copy in %s",
             root,
             counted,
             size,
-            cache,
+            request.cache_dir,
         )
-        indexes = (train_index, eval_index, unlabelled_index)
-        pretrain, train, test = _load_mapped(root, indexes, size, channels, cache)
+        load = load_mapped_split
+    indexes = (train_index, eval_index, unlabelled_index)
+    pretrain, train, test = _load_splits(root, indexes, size, channels, request.cache_dir, load)
     mean, std = _channel_stats(train)
     info = DatasetInfo(name, size, channels, tuple(train_index.classes), mean, std)  # type: ignore[arg-type]
     return DatasetSplits(info, pretrain, train, test)

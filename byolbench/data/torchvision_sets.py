@@ -100,18 +100,25 @@ def _cifar(
         splits = load_image_folder(copy, request, name)
         info = DatasetInfo(name, 32, 3, splits.info.class_names, mean, std)
         return DatasetSplits(info, splits.train, splits.train, splits.test)
-    cls = getattr(tvd, tv_class)
     looked = f"{folder}/ or {name}/train/<class>/ and {name}/test/<class>/"
+    classes_found, train, test = _train_test(request, name, getattr(tvd, tv_class), looked)
+    info = DatasetInfo(name, 32, 3, classes_found, mean, std)
+    return DatasetSplits(info, train, train, test)
+
+
+def _train_test(
+    request: DatasetRequest, name: str, cls: Any, looked: str
+) -> tuple[tuple[str, ...], ImageSplit, ImageSplit]:
+    """Class names, train and test splits of a torchvision dataset with a ``train`` flag."""
 
     def build(train: bool) -> Callable[[bool], Any]:
         return lambda download: cls(str(request.root), train=train, download=download)
 
     train_set = fetch_torchvision(name, request, build(True), looked)
     test_set = fetch_torchvision(name, request, build(False), looked)
+    classes = tuple(str(c) for c in train_set.classes)
     train = _to_split(train_set.data, train_set.targets)
-    test = _to_split(test_set.data, test_set.targets)
-    info = DatasetInfo(name, 32, 3, tuple(train_set.classes), mean, std)
-    return DatasetSplits(info, train, train, test)
+    return classes, train, _to_split(test_set.data, test_set.targets)
 
 
 @DATASETS.register("cifar10")
@@ -173,19 +180,8 @@ def _mnist_like(
 ) -> DatasetSplits:
     import torchvision.datasets as tvd
 
-    cls = getattr(tvd, tv_class)
-
-    def build(train: bool) -> Callable[[bool], Any]:
-        return lambda download: cls(str(request.root), train=train, download=download)
-
-    looked = f"{folder}/raw/"
-    train_set = fetch_torchvision(name, request, build(True), looked)
-    test_set = fetch_torchvision(name, request, build(False), looked)
-    train = _to_split(train_set.data, train_set.targets)
-    test = _to_split(test_set.data, test_set.targets)
-    info = DatasetInfo(
-        name, 28, 1, tuple(str(c) for c in train_set.classes), (mean,) * 3, (std,) * 3
-    )
+    classes, train, test = _train_test(request, name, getattr(tvd, tv_class), f"{folder}/raw/")
+    info = DatasetInfo(name, 28, 1, classes, (mean,) * 3, (std,) * 3)
     return DatasetSplits(info, train, train, test)
 
 

@@ -23,7 +23,6 @@ from torch import nn
 
 from byolbench.config import RunConfig, from_dict
 from byolbench.data import load_dataset
-from byolbench.data.base import DatasetInfo
 from byolbench.errors import CheckpointError, ConfigError
 from byolbench.export.rebuild import load_backbone
 from byolbench.export.safe_io import read_safetensors
@@ -184,24 +183,56 @@ def _eval_rows(folder: Path) -> list[dict[str, Any]]:
     return list(read_json(eval_file).get("rows", [])) if eval_file.is_file() else []
 
 
-def _from_run(folder: Path) -> BackboneSource:
-    info = read_json(folder / BACKBONE_FILE)
-    spec = _spec_from_dict(info.get("backbone"), folder / BACKBONE_FILE)
-    weights = folder / WEIGHTS_FILE
-    tensors, _ = read_safetensors(weights)
-    backbone, heads = split_byol_state(tensors, weights)
-    config_file = folder / CONFIG_FILE
-    return BackboneSource(
-        kind="run",
-        folder=folder,
-        weights_file=weights,
-        spec=spec,
-        backbone_state=backbone,
-        head_state=heads,
+@dataclass(frozen=True)
+class _TrainedOn:
+    """What a run's ``backbone.json`` (or its config) says about the pretraining."""
+
+    spec: BackboneSpec
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    dataset: str
+    class_names: list[str]
+
+
+def _trained_on_record(info: dict[str, Any], path: Path) -> _TrainedOn:
+    """Reads the fields of a ``backbone.json`` record ``info`` read from ``path``."""
+    return _TrainedOn(
+        spec=_spec_from_dict(info.get("backbone"), path),
         mean=tuple(info["mean"]),
         std=tuple(info["std"]),
         dataset=str(info.get("dataset", "")),
         class_names=list(info.get("class_names", [])),
+    )
+
+
+def _byol_source(kind: str, folder: Path, trained: _TrainedOn, **provenance: Any) -> BackboneSource:
+    """Reads ``folder/model.safetensors`` of a run or checkpoint into a source."""
+    weights = folder / WEIGHTS_FILE
+    tensors, _ = read_safetensors(weights)
+    backbone, heads = split_byol_state(tensors, weights)
+    return BackboneSource(
+        kind=kind,
+        folder=folder,
+        weights_file=weights,
+        spec=trained.spec,
+        backbone_state=backbone,
+        head_state=heads,
+        mean=trained.mean,
+        std=trained.std,
+        dataset=trained.dataset,
+        class_names=trained.class_names,
+        **provenance,
+    )
+
+
+def _from_run(folder: Path) -> BackboneSource:
+    info = read_json(folder / BACKBONE_FILE)
+    trained = _trained_on_record(info, folder / BACKBONE_FILE)
+    config_file = folder / CONFIG_FILE
+    return _byol_source(
+        "run",
+        folder,
+        trained,
         config=read_json(config_file) if config_file.is_file() else None,
         eval_rows=_eval_rows(folder),
         steps=info.get("steps"),
@@ -210,7 +241,7 @@ def _from_run(folder: Path) -> BackboneSource:
     )
 
 
-def _spec_from_config(config: RunConfig, data_dir: str | None) -> tuple[BackboneSpec, DatasetInfo]:
+def _trained_on_config(config: RunConfig, data_dir: str | None) -> _TrainedOn:
     """Rebuilds what the trainer built, reading the pretraining dataset for size and stats."""
     splits = load_dataset(
         config.data.dataset,
@@ -225,7 +256,8 @@ def _spec_from_config(config: RunConfig, data_dir: str | None) -> tuple[Backbone
         pretrained=False,
         small_image_stem=config.model.small_image_stem,
     )
-    return backbone_spec(probe), splits.info
+    info = splits.info
+    return _TrainedOn(backbone_spec(probe), info.mean, info.std, info.name, list(info.class_names))
 
 
 def _from_checkpoint(folder: Path, data_dir: str | None) -> BackboneSource:
@@ -244,28 +276,14 @@ def _from_checkpoint(folder: Path, data_dir: str | None) -> BackboneSource:
         )
     config_dict = read_json(config_file)
     if (run_dir / BACKBONE_FILE).is_file():
-        info = read_json(run_dir / BACKBONE_FILE)
-        spec = _spec_from_dict(info.get("backbone"), run_dir / BACKBONE_FILE)
-        mean, std = tuple(info["mean"]), tuple(info["std"])
-        dataset, class_names = str(info.get("dataset", "")), list(info.get("class_names", []))
+        path = run_dir / BACKBONE_FILE
+        trained = _trained_on_record(read_json(path), path)
     else:
-        spec, dataset_info = _spec_from_config(from_dict(config_dict, str(config_file)), data_dir)
-        mean, std = dataset_info.mean, dataset_info.std
-        dataset, class_names = dataset_info.name, list(dataset_info.class_names)
-    weights = folder / WEIGHTS_FILE
-    tensors, _ = read_safetensors(weights)
-    backbone, heads = split_byol_state(tensors, weights)
-    return BackboneSource(
-        kind="checkpoint",
-        folder=folder,
-        weights_file=weights,
-        spec=spec,
-        backbone_state=backbone,
-        head_state=heads,
-        mean=mean,
-        std=std,
-        dataset=dataset,
-        class_names=class_names,
+        trained = _trained_on_config(from_dict(config_dict, str(config_file)), data_dir)
+    return _byol_source(
+        "checkpoint",
+        folder,
+        trained,
         config=config_dict,
         eval_rows=[],
         steps=int(record.get("state", {}).get("step", 0)),

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import huggingface_hub.constants
 import numpy as np
 import pandas as pd
 import pytest
 import timm
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from byolbench.bench.store import RESULT_COLUMNS
 from byolbench.cli.main import app, main
-from tests.export_helpers import fake_hub_cache, tiny_runs
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return tiny_runs(tmp_path_factory.getbasetemp())
+from tests.export_helpers import fake_hub_cache
 
 
 def invoke(*args: str) -> str:
