@@ -282,9 +282,31 @@ class RunConfig:
         Paths, logging and checkpoint cadence are left out, so moving the data or logging more
         often does not make a finished run look new.
         """
-        flat = {k: v for k, v in self.flat().items() if k not in NON_RESULT_KEYS}
-        payload = json.dumps(flat, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+        return _short_hash({k: v for k, v in self.flat().items() if k not in NON_RESULT_KEYS})
+
+    def config_group(self) -> str:
+        """The hash of the configuration without its seed: the seeds of one configuration
+        share it, so a table cell averages exactly one configuration over its seeds."""
+        flat = self.flat()
+        return _short_hash({k: v for k, v in flat.items() if k not in NON_RESULT_KEYS | SEED_KEYS})
+
+    def settings(self) -> dict[str, Any]:
+        """The result-changing settings that differ from ``RunConfig()`` defaults, without
+        the seed (recorded in every result row, to tell configurations apart)."""
+        defaults = RunConfig().flat()
+        return {
+            k: v
+            for k, v in self.flat().items()
+            if k not in NON_RESULT_KEYS | SEED_KEYS and defaults.get(k) != v
+        }
+
+
+def _short_hash(flat: Mapping[str, Any]) -> str:
+    payload = json.dumps(dict(flat), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+SEED_KEYS = frozenset({"train.seed"})
 
 
 NON_RESULT_KEYS = frozenset(

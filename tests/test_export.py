@@ -248,6 +248,7 @@ def test_evaluation_reproduces_the_runs_own_numbers(runs, exports, tmp_path):
         assert row["top1"] == own["top1"] and row["top5"] == own["top5"]
         assert row["epochs"] == 1 and row["config_hash"] == own["config_hash"]
         assert row["cell_id"].startswith("evaluate__") and row["cell_id"] != own["cell_id"]
+        assert row["source"] == "evaluate" and row["config_group"] == own["config_group"]
 
     other = write_image_folder(tmp_path / "other", classes=3, train=8, test=4, seed=1)
     rows = evaluate_source(
@@ -255,7 +256,8 @@ def test_evaluation_reproduces_the_runs_own_numbers(runs, exports, tmp_path):
         EvaluateRequest(f"imagefolder:{other}", ("knn", "linear"), device="cpu"),
     )
     assert [r["protocol"] for r in rows] == ["knn", "linear"]
-    assert rows[0]["backbone"] == f"test_vit@{dataset}"
+    assert rows[0]["backbone"] == "test_vit" and rows[0]["source"] == "evaluate"
+    assert (rows[0]["dataset"], rows[0]["eval_dataset"]) == (dataset, f"imagefolder:{other}")
     assert rows[0]["protocol_details"]["pretrained_on"] == dataset
 
     with pytest.raises(ConfigError) as exc_info:

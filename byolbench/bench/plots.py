@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from byolbench.bench.aggregate import METHOD_LABELS, PROTOCOL_LABELS, comparison_records
+from byolbench.bench.aggregate import (
+    METHOD_LABELS,
+    PROTOCOL_LABELS,
+    comparison_records,
+    headline_variants,
+)
 from byolbench.bench.curves import Curve
 
 if TYPE_CHECKING:
@@ -56,14 +61,18 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _setting_labels(records: pd.DataFrame) -> list[str]:
-    settings = records[["backbone", "augmentation", "epochs"]].drop_duplicates()
+SETTING_COLUMNS = ["source", "config_group", "backbone", "augmentation", "epochs", "differs"]
+
+
+def _setting_labels(settings: pd.DataFrame) -> list[str]:
     varied = settings[["augmentation", "epochs"]].drop_duplicates().shape[0] > 1
     labels = []
     for _, s in settings.iterrows():
         epochs = pd.to_numeric(s["epochs"], errors="coerce")
         extra = f"\n{s['augmentation']}, {epochs:g} ep" if varied else ""
-        labels.append(f"{s['backbone']}{extra}")
+        differs = f"\n{s['differs']}" if s["differs"] else ""
+        source = f"\n({s['source']})" if s["source"] != "run" else ""
+        labels.append(f"{s['backbone']}{extra}{differs}{source}")
     return labels
 
 
@@ -79,7 +88,9 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
     records = comparison_records(summary, dataset)
     if records.empty:
         return None
-    settings = records[["backbone", "augmentation", "epochs"]].drop_duplicates()
+    records = headline_variants(records)
+    records = records.assign(protocol=records["protocol"] + " " + records["variant"])
+    settings = records[SETTING_COLUMNS].drop_duplicates()
     methods = [c[: -len("_top1_mean")] for c in records.columns if c.endswith("_top1_mean")]
     protocols = list(dict.fromkeys(records["protocol"]))
     series = [
@@ -96,9 +107,8 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
         means, stds = [], []
         for _, setting in settings.iterrows():
             hit = records[
-                (records["backbone"] == setting["backbone"])
-                & (records["augmentation"] == setting["augmentation"])
-                & (records["epochs"] == setting["epochs"])
+                (records["config_group"] == setting["config_group"])
+                & (records["source"] == setting["source"])
                 & (records["protocol"] == protocol)
             ]
             mean = hit[f"{method}_top1_mean"].iloc[0] if not hit.empty else math.nan
@@ -108,7 +118,9 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
             if mean == mean:
                 top = max(top, mean + stds[-1])
         xs = [i + (index - (len(series) - 1) / 2) * width for i in range(len(settings))]
-        label = f"{METHOD_LABELS.get(method, method)} {PROTOCOL_LABELS.get(protocol, protocol)}"
+        base, _, variant = protocol.partition(" ")
+        label = f"{METHOD_LABELS.get(method, method)} {PROTOCOL_LABELS.get(base, base)}"
+        label = f"{label} {variant}" if variant and variant != "k=200" else label
         byol = method == "byol"
         axes.bar(
             xs,
@@ -123,7 +135,7 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
             edgecolor="black",
             linewidth=0.5,
         )
-    axes.set_xticks(range(len(settings)), _setting_labels(records))
+    axes.set_xticks(range(len(settings)), _setting_labels(settings))
     axes.set_ylabel("top-1 accuracy (%)")
     axes.set_ylim(0, min(100.0, top * 1.15 + 1) if top > 0 else 100.0)
     axes.set_title(f"{dataset}: top-1, mean ± std over seeds")

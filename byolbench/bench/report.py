@@ -64,7 +64,7 @@ def load_rows(results_dir: Path) -> pd.DataFrame:
         raise DataError(f"no results: {path} does not exist; {hint}")
     if not path.read_text(encoding="utf-8", errors="replace").strip():
         raise DataError(f"no results: {path} is empty; {hint}")
-    rows = store.read()
+    rows = store.read(fill_missing=False)
     if rows.empty:
         raise DataError(f"no results: {path} has a header but no rows; {hint}")
     check_columns(rows, str(path))

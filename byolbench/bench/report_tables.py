@@ -31,8 +31,10 @@ PROTOCOLS: tuple[str, ...] = (
     "whole training split and tested once.",
     "random: the same backbone at random initialisation, evaluated the same way; gain = "
     "BYOL minus random, in points of top-1.",
-    "Cells: top-1 accuracy (%) on the test split, mean ± sample std over seeds (n=k marks a "
-    "cell with fewer seeds than its row).",
+    "Cells: top-1 accuracy (%) on the test split, mean ± sample std over the seeds of ONE "
+    "configuration (n=k marks a cell with fewer seeds than its row); runs that differ in any "
+    "other setting are separate rows, and `differs` names what tells rows with the same label "
+    "apart; rows of `byolbench evaluate` are shown apart (source evaluate).",
     "published: the nearest published BYOL result (same dataset; same backbone family, "
     "protocol kind and closest epochs preferred), labelled with its protocol and epochs; "
     "its footnote gives batch size, source and caveats.",
@@ -167,7 +169,13 @@ def dataset_tables(
         refs = pd.DataFrame.from_records([_reference_columns(m) for m in matches])
         data = pd.concat([data.reset_index(drop=True), refs], axis=1)
     as_run = protocols_as_run(latest_per_cell(rows[rows["dataset"] == dataset]))
-    return DatasetTables(dataset, display, data.round(4), footnotes, as_run)
+    duplicates = int(display.attrs.get("duplicates", 0)) if not display.empty else 0
+    if duplicates:
+        as_run += (
+            f" {duplicates} duplicate row(s) (same configuration and seed as a newer row) were "
+            "left out of the means."
+        )
+    return DatasetTables(dataset, display, data.round(4), footnotes, as_run.strip())
 
 
 def report_tables(
@@ -180,6 +188,7 @@ def report_tables(
     Datasets without rows are left out.
     """
     summary = aggregate(rows)
-    names = sorted({str(d) for d in summary["dataset"].dropna().unique()} | set(datasets))
+    in_domain = summary[summary["dataset"] == summary["eval_dataset"]]
+    names = sorted({str(d) for d in in_domain["dataset"].dropna().unique()} | set(datasets))
     out = [dataset_tables(rows, summary, name, references) for name in names]
     return [tables for tables in out if not tables.display.empty]

@@ -1,15 +1,25 @@
-"""Runs matrix cells: pretrain, evaluate BYOL and random init, store rows; resumable.
+"""Runs matrix cells through named stages; resumable, claimed, written once.
 
-A cell is finished when its ``eval.json`` exists with the same config hash; rerunning a
-matrix skips it (re-adding its rows to ``runs.csv`` if a crash lost them). A half-done cell
-resumes from its newest checkpoint. A failed cell is recorded in ``failures.csv`` and in its
-folder's ``error.json``, and the matrix goes on unless ``fail_fast`` is set.
+A cell goes through ``start_cell`` (accelerator, run folder, config and environment records),
+``load_cell_data``, ``pretrain_cell``, ``save_cell_weights``, ``evaluate_cell`` (the online
+backbone and the init baselines), ``cell_rows`` (result rows with their provenance) and
+``finish_cell`` (the rows file written atomically, the index rebuilt, checkpoints dropped).
+The local loop (``run_matrix``) and a cluster job (``byolbench.bench.slurm``) call the same
+``run_cell``.
+
+A cell is finished when its ``eval.json`` holds rows of the same config hash; rerunning a
+matrix skips it. If that file was lost but ``runs.csv`` still has the cell's rows, the file is
+restored from them instead of training again. A half-done cell resumes from its newest
+checkpoint. A cell being trained by another live process is skipped (or waited for). A failed
+cell is recorded in its folder's ``error.json`` (indexed in ``failures.csv``) and the matrix
+goes on unless ``fail_fast`` is set.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,31 +27,39 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import Accelerator
 from accelerate.utils import set_seed
 from safetensors.torch import save_file
 
 from byolbench import __version__
 from byolbench.atomic import atomic_path
-from byolbench.augment.presets import AUGMENTATIONS, resolve_preset_name
+from byolbench.augment.presets import resolve_preset_name
+from byolbench.bench.claim import Claim, ClaimHolder, try_claim
 from byolbench.bench.matrix import Cell
-from byolbench.bench.store import ResultsStore, read_json, utc_now, write_json
+from byolbench.bench.preflight import check_names
+from byolbench.bench.store import ResultsStore, utc_now, write_json
 from byolbench.data import load_dataset
-from byolbench.data.base import limit_train_samples
-from byolbench.data.registry import DATASETS, split_name
+from byolbench.data.base import DatasetSplits, limit_pretrain_samples
 from byolbench.env_info import collect_env, device_name, git_commit
-from byolbench.errors import ByolbenchError, ConfigError
-from byolbench.eval.evaluate import EvalRow, evaluate_backbone
-from byolbench.models.backbone import ALIASES, backbone_spec, is_timm_model
-from byolbench.models.registry import BACKBONES
+from byolbench.errors import ByolbenchError
+from byolbench.eval.evaluate import EvalRow, evaluate_backbone, protocol_variant
+from byolbench.models.backbone import backbone_spec
 from byolbench.train.accel import make_accelerator
 from byolbench.train.precision import autocast_dtype
-from byolbench.train.trainer import Trainer, TrainingInterrupted, build_model, image_size_for
+from byolbench.train.trainer import (
+    Trainer,
+    TrainingInterrupted,
+    TrainResult,
+    build_model,
+    image_size_for,
+)
 
 logger = logging.getLogger(__name__)
 
 EVAL_FILE = "eval.json"
 WEIGHTS_FILE = "model.safetensors"
 BACKBONE_FILE = "backbone.json"
+WAIT_POLL_SECONDS = 5.0
 
 
 @dataclass
@@ -54,6 +72,8 @@ class RunOptions:
         fail_fast: Stop at the first failed cell.
         keep_checkpoints: Keep training checkpoints of finished cells.
         cpu: Train on the CPU even where a GPU is present.
+        wait_for_running: When another live process trains a cell, wait for it to finish
+            instead of skipping it.
     """
 
     results_dir: Path
@@ -61,14 +81,19 @@ class RunOptions:
     fail_fast: bool = False
     keep_checkpoints: bool = False
     cpu: bool = False
+    wait_for_running: bool = False
 
 
 @dataclass
 class CellOutcome:
-    """What happened to one cell."""
+    """What happened to one cell.
+
+    ``status`` is ``done``, ``skipped`` (finished before), ``running`` (another process holds
+    it) or ``failed``.
+    """
 
     cell: Cell
-    status: str  # "done", "skipped" or "failed"
+    status: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     run_dir: Path | None = None
@@ -85,42 +110,50 @@ class RunCallbacks:
     on_outcome: Callable[[CellOutcome], None] | None = None
 
 
-def check_names(cells: Sequence[Cell]) -> None:
-    """Fails fast on unknown backbone, dataset or augmentation names before any training.
+@dataclass
+class CellContext:
+    """What the stages of one cell share."""
 
-    Raises:
-        ConfigError: For the first unknown name (with close matches).
+    cell: Cell
+    store: ResultsStore
+    options: RunOptions
+    callbacks: RunCallbacks
+    accelerator: Accelerator
+    run_dir: Path
+    claim: Claim | None = None
+    eval_seconds: float = 0.0
+
+    @property
+    def main(self) -> bool:
+        """Whether this is the main process (the one that writes files)."""
+        return bool(self.accelerator.is_main_process)
+
+
+class DataCache:
+    """Loaded datasets shared by the cells of a matrix; a load failure is tried only once.
+
+    Only the newest successfully loaded dataset is kept (cells are ordered by dataset).
     """
-    from byolbench.errors import unknown_name_message
 
-    for cell in cells:
-        name = ALIASES.get(cell.backbone, cell.backbone)
-        if not is_timm_model(name) and name not in BACKBONES:
-            import timm
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._splits: DatasetSplits | None = None
+        self._failures: dict[tuple[Any, ...], ByolbenchError] = {}
 
-            choices = [*ALIASES, *BACKBONES.names(), *timm.list_models()]
-            raise ConfigError(
-                unknown_name_message(
-                    "backbone", cell.backbone, choices, "See `byolbench list backbones --all-timm`."
-                )
-            )
-        dataset = split_name(cell.dataset)[0]
-        if dataset not in DATASETS:
-            raise ConfigError(
-                unknown_name_message(
-                    "dataset", cell.dataset, DATASETS.names(), "See `byolbench list datasets`."
-                )
-            )
-        augmentation = resolve_preset_name(cell.augmentation, 32)
-        if cell.augmentation != "auto" and augmentation not in AUGMENTATIONS:
-            raise ConfigError(
-                unknown_name_message(
-                    "augmentation",
-                    cell.augmentation,
-                    [*AUGMENTATIONS.names(), "auto"],
-                    "See `byolbench list augmentations`.",
-                )
-            )
+    def load(self, dataset: str, data_dir: str, download: bool, image_size: int) -> DatasetSplits:
+        """The dataset's splits (raising the remembered error of an earlier failed load)."""
+        key = (dataset, data_dir, download, image_size)
+        if key in self._failures:
+            raise self._failures[key]
+        if key == self._key and self._splits is not None:
+            return self._splits
+        try:
+            splits = load_dataset(dataset, data_dir or None, download, image_size)
+        except ByolbenchError as exc:
+            self._failures[key] = exc
+            raise
+        self._key, self._splits = key, splits
+        return splits
 
 
 def _phase(callbacks: RunCallbacks, text: str) -> None:
@@ -129,16 +162,203 @@ def _phase(callbacks: RunCallbacks, text: str) -> None:
         callbacks.on_phase(text)
 
 
-def _result_rows(
+# -- stages -------------------------------------------------------------------------------
+
+
+def finished_rows(store: ResultsStore, cell: Cell) -> list[dict[str, Any]] | None:
+    """The rows of a finished cell with the same config, else ``None``.
+
+    A lost or damaged ``eval.json`` is restored from the cell's rows in ``runs.csv``.
+    """
+    config_hash = cell.config.config_hash()
+    rows = store.cell_rows(cell.cell_id, config_hash)
+    if rows is not None:
+        return rows
+    indexed = store.indexed_rows(cell.cell_id, config_hash)
+    if not indexed:
+        return None
+    logger.warning(
+        "%s: %s was missing or unreadable; restored it from the cell's %d rows in %s",
+        cell.cell_id,
+        EVAL_FILE,
+        len(indexed),
+        store.runs_csv,
+    )
+    store.write_cell_rows(cell.cell_id, config_hash, indexed)
+    return list(indexed)
+
+
+def start_cell(
     cell: Cell,
-    rows: Sequence[EvalRow],
-    meta: dict[str, Any],
+    store: ResultsStore,
+    options: RunOptions,
+    callbacks: RunCallbacks,
+    claim: Claim | None = None,
+) -> CellContext:
+    """Creates the accelerator and the run folder with ``config.json`` and ``env.json``."""
+    config = cell.config
+    run_dir = store.run_dir(cell.cell_id)
+    accelerator = make_accelerator(
+        config.train.mixed_precision,
+        config.train.grad_accum_steps,
+        options.log_with,
+        str(run_dir),
+        cpu=options.cpu,
+    )
+    ctx = CellContext(cell, store, options, callbacks, accelerator, run_dir, claim)
+    if ctx.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", config.to_dict())
+        write_json(
+            run_dir / "env.json",
+            collect_env(
+                accelerator.device,
+                accelerator.num_processes,
+                mixed_precision=accelerator.mixed_precision,
+                config_hash=config.config_hash(),
+                cell_id=cell.cell_id,
+            ),
+        )
+    if options.log_with:
+        accelerator.init_trackers(cell.cell_id, config=config.flat())
+    return ctx
+
+
+def load_cell_data(ctx: CellContext, cache: DataCache | None = None) -> DatasetSplits:
+    """Loads the cell's dataset (downloads run on the main process first) and caps the
+    pretraining split at ``data.max_train_samples``."""
+    data = ctx.cell.config.data
+    _phase(ctx.callbacks, f"loading {ctx.cell.dataset}")
+    cache = cache or DataCache()
+    with ctx.accelerator.main_process_first():
+        splits = cache.load(data.dataset, data.data_dir, data.download, data.image_size)
+    return limit_pretrain_samples(splits, data.max_train_samples)
+
+
+def pretrain_cell(ctx: CellContext, splits: DatasetSplits) -> TrainResult:
+    """Pretrains BYOL (resuming from the newest valid checkpoint)."""
+    cell = ctx.cell
+    _phase(ctx.callbacks, f"pretraining {cell.backbone} on {cell.dataset} (seed {cell.seed})")
+
+    def on_log(record: dict[str, Any]) -> None:
+        if ctx.claim is not None:
+            ctx.claim.heartbeat()
+        if ctx.callbacks.on_log is not None:
+            ctx.callbacks.on_log(record)
+
+    trainer = Trainer(
+        cell.config, splits, ctx.accelerator, ctx.run_dir, ctx.callbacks.on_step, on_log
+    )
+    result = trainer.fit()
+    if ctx.options.log_with:
+        ctx.accelerator.end_training()
+    return result
+
+
+def save_cell_weights(ctx: CellContext, result: TrainResult, splits: DatasetSplits) -> None:
+    """Writes the whole BYOL module (``model.safetensors``) and ``backbone.json``."""
+    if not ctx.main:
+        return
+    spec = backbone_spec(result.model.backbone)
+    save_final_weights(
+        ctx.run_dir,
+        result.model,
+        {
+            "backbone": spec.to_dict(),
+            "dataset": splits.info.name,
+            "class_names": list(splits.info.class_names),
+            "mean": list(splits.info.mean),
+            "std": list(splits.info.std),
+            "config_hash": ctx.cell.config.config_hash(),
+            "steps": result.state.step,
+        },
+    )
+
+
+def init_baselines(pretrained: bool) -> list[tuple[str, bool]]:
+    """``(method, pretrained)`` of the init baselines: always a true random init; with
+    ``model.pretrained=true`` also the pretrained init BYOL started from."""
+    baselines = [("random", False)]
+    if pretrained:
+        baselines.append(("pretrained-init", True))
+    return baselines
+
+
+def evaluate_cell(ctx: CellContext, result: TrainResult, splits: DatasetSplits) -> list[EvalRow]:
+    """Evaluates the ONLINE backbone and, when configured, the same backbone at its init."""
+    config = ctx.cell.config
+    accelerator = ctx.accelerator
+    image_size = image_size_for(config, splits)
+    eval_kwargs: dict[str, Any] = {
+        "device": accelerator.device,
+        "autocast_dtype": autocast_dtype(accelerator.mixed_precision),
+        "channels_last": config.model.channels_last,
+        "seed": config.train.seed,
+        "accelerator": accelerator,
+    }
+    start = time.perf_counter()
+    _phase(ctx.callbacks, "evaluating the BYOL online backbone")
+    rows = evaluate_backbone(
+        result.model.backbone, splits, config.eval, image_size, "byol", **eval_kwargs
+    )
+    if config.eval.random_baseline:
+        for method, pretrained in init_baselines(config.model.pretrained):
+            label = "random initialisation" if method == "random" else "its pretrained init"
+            _phase(ctx.callbacks, f"evaluating the same backbone at {label}")
+            set_seed(config.train.seed)
+            init_config = config.replace({"model.pretrained": pretrained}, "baseline")
+            baseline = build_model(init_config, image_size).backbone.to(accelerator.device)
+            if config.model.channels_last:
+                baseline = baseline.to(memory_format=torch.channels_last)
+            rows += evaluate_backbone(
+                baseline, splits, config.eval, image_size, method, **eval_kwargs
+            )
+    accelerator.wait_for_everyone()
+    ctx.eval_seconds = time.perf_counter() - start
+    return rows
+
+
+def cell_rows(
+    ctx: CellContext, result: TrainResult, splits: DatasetSplits, rows: Sequence[EvalRow]
 ) -> list[dict[str, Any]]:
+    """Result rows with everything that says how they were made."""
+    config = ctx.cell.config
+    accelerator = ctx.accelerator
+    image_size = image_size_for(config, splits)
+    meta = {
+        "timestamp": utc_now(),
+        "cell_id": ctx.cell.cell_id,
+        "config_hash": config.config_hash(),
+        "config_group": config.config_group(),
+        "source": "run",
+        "dataset": ctx.cell.dataset,
+        "eval_dataset": ctx.cell.dataset,
+        "backbone": ctx.cell.backbone,
+        "augmentation": resolve_preset_name(ctx.cell.augmentation, image_size),
+        "seed": ctx.cell.seed,
+        "epochs": config.train.epochs,
+        "steps": result.state.step,
+        "batch_size": result.global_batch,
+        "image_size": image_size,
+        "pretrain_samples": len(splits.pretrain),
+        "train_samples": len(splits.train),
+        "pretrain_seconds": round(result.state.train_seconds, 1),
+        "eval_seconds": round(ctx.eval_seconds, 1),
+        "images_per_second": round(result.images_per_second, 2),
+        "mixed_precision": accelerator.mixed_precision,
+        "device": device_name(accelerator.device),
+        "num_processes": accelerator.num_processes,
+        "settings": config.settings(),
+        "byolbench_version": __version__,
+        "git_commit": git_commit(),
+        "run_dir": str(ctx.run_dir),
+    }
     return [
         {
             **meta,
             "method": row.method,
             "protocol": row.protocol,
+            "variant": protocol_variant(row),
             "top1": round(row.top1, 4),
             "top5": round(row.top5, 4),
             "protocol_details": row.details,
@@ -147,18 +367,14 @@ def _result_rows(
     ]
 
 
-def _finished(store: ResultsStore, cell: Cell) -> list[dict[str, Any]] | None:
-    """The stored rows of a finished cell with the same config, else ``None``."""
-    eval_file = store.run_dir(cell.cell_id) / EVAL_FILE
-    if not eval_file.is_file():
-        return None
-    try:
-        record = read_json(eval_file)
-    except ValueError:
-        return None
-    if record.get("config_hash") != cell.config.config_hash():
-        return None
-    return list(record.get("rows", []))
+def finish_cell(ctx: CellContext, rows: list[dict[str, Any]]) -> CellOutcome:
+    """Writes the cell's rows once (atomically) and drops its training checkpoints."""
+    if not ctx.main:
+        return CellOutcome(ctx.cell, "done", run_dir=ctx.run_dir)
+    ctx.store.write_cell_rows(ctx.cell.cell_id, ctx.cell.config.config_hash(), rows)
+    if not ctx.options.keep_checkpoints:
+        shutil.rmtree(ctx.run_dir / "checkpoints", ignore_errors=True)
+    return CellOutcome(ctx.cell, "done", rows, run_dir=ctx.run_dir)
 
 
 def save_final_weights(run_dir: Path, model: torch.nn.Module, info: dict[str, Any]) -> None:
@@ -169,149 +385,96 @@ def save_final_weights(run_dir: Path, model: torch.nn.Module, info: dict[str, An
     write_json(run_dir / BACKBONE_FILE, info)
 
 
-def run_cell(
-    cell: Cell, store: ResultsStore, options: RunOptions, callbacks: RunCallbacks
+def train_and_evaluate(
+    cell: Cell,
+    store: ResultsStore,
+    options: RunOptions,
+    callbacks: RunCallbacks,
+    claim: Claim | None = None,
+    cache: DataCache | None = None,
 ) -> CellOutcome:
-    """Pretrains and evaluates one cell (or skips it when already finished)."""
-    config = cell.config
+    """Every stage of one unfinished cell, in order."""
+    ctx = start_cell(cell, store, options, callbacks, claim)
+    splits = load_cell_data(ctx, cache)
+    result = pretrain_cell(ctx, splits)
+    save_cell_weights(ctx, result, splits)
+    rows = evaluate_cell(ctx, result, splits)
+    if not ctx.main:
+        return CellOutcome(cell, "done", run_dir=ctx.run_dir)
+    return finish_cell(ctx, cell_rows(ctx, result, splits, rows))
+
+
+# -- claims, failures and the matrix loop ------------------------------------------------
+
+
+def _claim(cell: Cell, store: ResultsStore, options: RunOptions) -> Claim | ClaimHolder | None:
+    """Claims the cell on the main process (``None`` on the others); with several processes
+    every rank learns the main process's answer."""
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState(cpu=options.cpu)
+    outcome: Claim | ClaimHolder | None = None
+    if state.is_main_process:
+        outcome = try_claim(store.run_dir(cell.cell_id))
+    if state.num_processes == 1:
+        return outcome
+    message = [outcome.describe() if isinstance(outcome, ClaimHolder) else ""]
+    broadcast_object_list(message)
+    if state.is_main_process:
+        return outcome
+    return ClaimHolder("?", -1, message[0], "", 0.0) if message[0] else None
+
+
+def run_cell(
+    cell: Cell,
+    store: ResultsStore,
+    options: RunOptions,
+    callbacks: RunCallbacks,
+    cache: DataCache | None = None,
+) -> CellOutcome:
+    """Skips a finished cell; otherwise claims it, trains and evaluates it, and releases it.
+
+    A cell another live process holds is reported as ``running`` (or waited for with
+    ``options.wait_for_running``).
+    """
     run_dir = store.run_dir(cell.cell_id)
-    finished = _finished(store, cell)
-    if finished is not None:
-        if not store.has_rows(cell.cell_id, config.config_hash()):
-            store.append(finished)
-        return CellOutcome(cell, "skipped", finished, run_dir=run_dir)
+    while True:
+        finished = finished_rows(store, cell)
+        if finished is not None:
+            return CellOutcome(cell, "skipped", finished, run_dir=run_dir)
+        claimed = _claim(cell, store, options)
+        if not isinstance(claimed, ClaimHolder):
+            break
+        if not options.wait_for_running:
+            message = f"cell {cell.cell_id} is running in {claimed.describe()}"
+            logger.warning("%s; skipping it (--wait-for-running waits instead)", message)
+            return CellOutcome(cell, "running", error=message, run_dir=run_dir)
+        _phase(callbacks, f"waiting for {cell.cell_id} ({claimed.describe()})")
+        time.sleep(WAIT_POLL_SECONDS)
+    try:
+        return train_and_evaluate(cell, store, options, callbacks, claimed, cache)
+    finally:
+        if claimed is not None:
+            claimed.release()
 
-    accelerator = make_accelerator(
-        config.train.mixed_precision,
-        config.train.grad_accum_steps,
-        options.log_with,
-        str(run_dir),
-        cpu=options.cpu,
-    )
-    device = accelerator.device
-    if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", config.to_dict())
-        write_json(
-            run_dir / "env.json",
-            collect_env(
-                device,
-                accelerator.num_processes,
-                mixed_precision=accelerator.mixed_precision,
-                config_hash=config.config_hash(),
-                cell_id=cell.cell_id,
-            ),
-        )
-    if options.log_with:
-        accelerator.init_trackers(cell.cell_id, config=config.flat())
-    _phase(callbacks, f"loading {cell.dataset}")
-    with accelerator.main_process_first():
-        splits = load_dataset(
-            config.data.dataset,
-            config.data.data_dir or None,
-            config.data.download,
-            config.data.image_size,
-        )
-    splits = limit_train_samples(splits, config.data.max_train_samples)
-    image_size = image_size_for(config, splits)
 
-    _phase(callbacks, f"pretraining {cell.backbone} on {cell.dataset} (seed {cell.seed})")
-    trainer = Trainer(config, splits, accelerator, run_dir, callbacks.on_step, callbacks.on_log)
-    result = trainer.fit()
-    if options.log_with:
-        accelerator.end_training()
-    main = accelerator.is_main_process
-    spec = backbone_spec(result.model.backbone)
-    if main:
-        save_final_weights(
-            run_dir,
-            result.model,
-            {
-                "backbone": spec.to_dict(),
-                "dataset": splits.info.name,
-                "class_names": list(splits.info.class_names),
-                "mean": list(splits.info.mean),
-                "std": list(splits.info.std),
-                "config_hash": config.config_hash(),
-                "steps": result.state.step,
-            },
-        )
-    eval_kwargs = {
-        "device": device,
-        "autocast_dtype": autocast_dtype(accelerator.mixed_precision),
-        "channels_last": config.model.channels_last,
-        "seed": config.train.seed,
-        "accelerator": accelerator,
-    }
-    _phase(callbacks, "evaluating the BYOL online backbone")
-    rows = evaluate_backbone(
-        result.model.backbone, splits, config.eval, image_size, "byol", **eval_kwargs
-    )
-    if config.eval.random_baseline:
-        _phase(callbacks, "evaluating the same backbone at random initialisation")
-        set_seed(config.train.seed)
-        baseline = build_model(config, image_size).backbone.to(device)
-        if config.model.channels_last:
-            baseline = baseline.to(memory_format=torch.channels_last)
-        rows += evaluate_backbone(
-            baseline, splits, config.eval, image_size, "random", **eval_kwargs
-        )
-    accelerator.wait_for_everyone()
-    if not main:
-        return CellOutcome(cell, "done", run_dir=run_dir)
-
-    meta = {
+def record_failure(store: ResultsStore, cell: Cell, exc: BaseException) -> str:
+    """Writes the cell's ``error.json`` and rebuilds ``failures.csv``; returns the message."""
+    message = str(exc) if isinstance(exc, ByolbenchError) else f"{type(exc).__name__}: {exc}"
+    failure = {
         "timestamp": utc_now(),
         "cell_id": cell.cell_id,
-        "config_hash": config.config_hash(),
+        "config_hash": cell.config.config_hash(),
         "dataset": cell.dataset,
         "backbone": cell.backbone,
-        "augmentation": resolve_preset_name(cell.augmentation, image_size),
         "seed": cell.seed,
-        "epochs": config.train.epochs,
-        "steps": result.state.step,
-        "batch_size": trainer.global_batch,
-        "image_size": image_size,
-        "pretrain_seconds": round(result.state.train_seconds, 1),
-        "images_per_second": round(result.images_per_second, 2),
-        "mixed_precision": accelerator.mixed_precision,
-        "device": device_name(device),
-        "num_processes": accelerator.num_processes,
-        "byolbench_version": __version__,
-        "git_commit": git_commit(),
-        "run_dir": str(run_dir),
+        "error": message.splitlines()[0] if message else type(exc).__name__,
     }
-    table_rows = _result_rows(cell, rows, meta)
-    write_json(run_dir / EVAL_FILE, {"config_hash": config.config_hash(), "rows": table_rows})
-    store.append(table_rows)
-    if not options.keep_checkpoints:
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    return CellOutcome(cell, "done", table_rows, run_dir=run_dir)
-
-
-def _record_failure(store: ResultsStore, cell: Cell, exc: BaseException) -> str:
-    message = str(exc) if isinstance(exc, ByolbenchError) else f"{type(exc).__name__}: {exc}"
-    run_dir = store.run_dir(cell.cell_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(
-        run_dir / "error.json",
-        {
-            "timestamp": utc_now(),
-            "error": message,
-            "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
-        },
+    store.record_failure(
+        cell.cell_id, failure, traceback.format_exception(type(exc), exc, exc.__traceback__)
     )
-    store.append_failure(
-        {
-            "timestamp": utc_now(),
-            "cell_id": cell.cell_id,
-            "config_hash": cell.config.config_hash(),
-            "dataset": cell.dataset,
-            "backbone": cell.backbone,
-            "seed": cell.seed,
-            "error": message.splitlines()[0] if message else type(exc).__name__,
-        }
-    )
+    store.rebuild_index()
     return message
 
 
@@ -329,19 +492,19 @@ def run_matrix(
     callbacks = callbacks or RunCallbacks()
     check_names(cells)
     store = ResultsStore(options.results_dir)
+    cache = DataCache()
     outcomes: list[CellOutcome] = []
     for index, cell in enumerate(cells):
         if callbacks.on_cell is not None:
             callbacks.on_cell(cell, index, len(cells))
         try:
-            outcome = run_cell(cell, store, options, callbacks)
+            outcome = run_cell(cell, store, options, callbacks, cache)
         except TrainingInterrupted:
             raise
         except Exception as exc:
+            message = record_failure(store, cell, exc)
             if options.fail_fast:
-                _record_failure(store, cell, exc)
                 raise
-            message = _record_failure(store, cell, exc)
             logger.error("cell %s failed: %s", cell.cell_id, message.splitlines()[0])
             outcome = CellOutcome(
                 cell, "failed", error=message, run_dir=store.run_dir(cell.cell_id)
@@ -349,4 +512,13 @@ def run_matrix(
         outcomes.append(outcome)
         if callbacks.on_outcome is not None:
             callbacks.on_outcome(outcome)
+    if _is_main_process(options.cpu):
+        store.rebuild_index()
     return outcomes
+
+
+def _is_main_process(cpu: bool) -> bool:
+    """``True`` on rank 0 (and in a single process), without building an accelerator."""
+    from accelerate import PartialState
+
+    return bool(PartialState(cpu=cpu).is_main_process)

@@ -17,6 +17,7 @@ from byolbench.export.evaluate import (
     evaluate_pretrained,
     evaluate_source,
     parse_protocols,
+    write_evaluation,
 )
 from byolbench.models.backbone import is_timm_model, resolve_name
 
@@ -113,11 +114,14 @@ def evaluate(
         )
     else:
         rows = evaluate_source(open_source(Path(path), data_dir), request)
-    ResultsStore(results_dir).append(rows)
+    folder = write_evaluation(results_dir, rows)
     for row in rows:
         console.print(
             f"{escape(row['backbone'])} on {escape(dataset)}: {row['method']} {row['protocol']} "
             f"top-1 [bold]{row['top1']:.2f}[/] top-5 {row['top5']:.2f}"
         )
     runs_csv = ResultsStore(results_dir).runs_csv
-    console.print(f"appended {len(rows)} row(s) to {escape(str(runs_csv))}")
+    console.print(
+        f"wrote {len(rows)} row(s) to {escape(str(folder / 'eval.json'))} and rebuilt "
+        f"{escape(str(runs_csv))}"
+    )

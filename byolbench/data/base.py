@@ -94,13 +94,25 @@ def subsample(split: ImageSplit, n: int, seed: int = 0) -> ImageSplit:
     return split.subset(indices)
 
 
-def limit_train_samples(splits: DatasetSplits, n: int) -> DatasetSplits:
-    """Caps the pretraining and labelled training splits at ``n`` images each.
+def limit_pretrain_samples(splits: DatasetSplits, n: int) -> DatasetSplits:
+    """Caps the PRETRAINING split at ``n`` images (a seeded random subset).
 
-    When both are the same split they stay the same subset. The test split is untouched.
+    The labelled training and test splits that kNN and the probes use are untouched, so a
+    quick pretraining run is still evaluated on the whole training split.
     """
-    if n <= 0:
+    if n <= 0 or n >= len(splits.pretrain):
+        return splits
+    return DatasetSplits(splits.info, subsample(splits.pretrain, n), splits.train, splits.test)
+
+
+def limit_labelled_samples(splits: DatasetSplits, n: int) -> DatasetSplits:
+    """Caps the labelled training split (the kNN bank and probe data) at ``n`` images.
+
+    For quick evaluation checks only (``byolbench evaluate --max-train-samples``); the rows
+    record the reduced size in ``train_samples``.
+    """
+    if n <= 0 or n >= len(splits.train):
         return splits
     train = subsample(splits.train, n)
-    pretrain = train if splits.pretrain is splits.train else subsample(splits.pretrain, n)
+    pretrain = train if splits.pretrain is splits.train else splits.pretrain
     return DatasetSplits(splits.info, pretrain, train, splits.test)

@@ -106,3 +106,10 @@ def evaluate_backbone(
         rows.append(EvalRow(method, protocol, top1, top5, details))
         logger.info("%s %s: top-1 %.2f top-5 %.2f", method, protocol, top1, top5)
     return rows
+
+
+def protocol_variant(row: EvalRow) -> str:
+    """The part of a protocol's settings that makes it a different measurement (``k=200``)."""
+    if row.protocol == "knn" and "k" in row.details:
+        return f"k={row.details['k']}"
+    return str(row.details.get("variant", ""))

@@ -6,7 +6,9 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,13 +16,13 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from byolbench import __version__
-from byolbench.bench.store import utc_now
+from byolbench.bench.store import ResultsStore, utc_now
 from byolbench.config import MIXED_PRECISION_CHOICES, PROTOCOL_CHOICES, EvalConfig
 from byolbench.data import load_dataset
-from byolbench.data.base import DatasetSplits, limit_train_samples
+from byolbench.data.base import DatasetSplits, limit_labelled_samples
 from byolbench.env_info import device_name, git_commit
 from byolbench.errors import ConfigError
-from byolbench.eval.evaluate import evaluate_backbone
+from byolbench.eval.evaluate import evaluate_backbone, protocol_variant
 from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
 from byolbench.export.source import BackboneSource
 from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
@@ -28,12 +30,18 @@ from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
 METHOD_BYOL = "byol"
 METHOD_TIMM = "timm-pretrained"
 PRETRAINING_COLUMNS = (
+    "config_group",
     "augmentation",
+    "recipe",
     "seed",
     "epochs",
+    "steps",
+    "time_budget",
     "batch_size",
+    "pretrain_samples",
     "pretrain_seconds",
     "images_per_second",
+    "settings",
 )
 
 
@@ -104,7 +112,7 @@ def _load_splits(
 ) -> DatasetSplits:
     """The evaluation data, normalised with the statistics the weights were trained with."""
     splits = load_dataset(request.dataset, request.data_dir, request.download, request.image_size)
-    splits = limit_train_samples(splits, request.max_train_samples)
+    splits = limit_labelled_samples(splits, request.max_train_samples)
     info = dataclasses.replace(splits.info, mean=tuple(mean), std=tuple(std))
     return DatasetSplits(info, splits.pretrain, splits.train, splits.test)
 
@@ -135,6 +143,7 @@ def _run(
     device = _device(request.device)
     precision = _precision(request.mixed_precision, device)
     set_seed(seed)
+    start = time.perf_counter()
     rows = evaluate_backbone(
         backbone.to(device),
         splits,
@@ -147,8 +156,12 @@ def _run(
     )
     common = {
         "timestamp": utc_now(),
+        "source": "evaluate",
         "dataset": request.dataset,
+        "eval_dataset": request.dataset,
         "image_size": image_size,
+        "train_samples": len(splits.train),
+        "eval_seconds": round(time.perf_counter() - start, 1),
         "mixed_precision": precision,
         "device": device_name(device),
         "num_processes": 1,
@@ -156,12 +169,18 @@ def _run(
         "git_commit": git_commit(),
         **meta,
     }
-    extra = {**details, "max_train_samples": request.max_train_samples}
+    extra = {
+        **details,
+        "max_train_samples": request.max_train_samples,
+        "eval_mixed_precision": precision,
+        "eval_image_size": image_size,
+    }
     return [
         {
             **common,
             "method": row.method,
             "protocol": row.protocol,
+            "variant": protocol_variant(row),
             "top1": round(row.top1, 4),
             "top5": round(row.top5, 4),
             "protocol_details": {**row.details, **extra},
@@ -196,12 +215,16 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
     seed = run_config.train.seed if run_config else 0
     eval_config = _eval_config(request, run_config.eval if run_config else EvalConfig())
     splits = _load_splits(request, source.mean, source.std)
-    transfer = bool(source.dataset) and source.dataset != splits.info.name
-    label = f"{spec.name}@{source.dataset}" if transfer else spec.name
+    pretrained_on = source.dataset or request.dataset
     meta: dict[str, Any] = {
-        "cell_id": _cell_id(label, str(source.weights_file.resolve()), request, image_size),
+        "cell_id": _cell_id(
+            f"{spec.name}@{pretrained_on}", str(source.weights_file.resolve()), request, image_size
+        ),
         "config_hash": source.config_hash,
-        "backbone": label,
+        "config_group": run_config.config_group() if run_config else "",
+        "settings": run_config.settings() if run_config else {},
+        "dataset": pretrained_on,
+        "backbone": spec.name,
         "augmentation": run_config.augment.preset if run_config else "-",
         "seed": seed,
         "epochs": run_config.train.epochs if run_config else 0,
@@ -235,6 +258,7 @@ def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, A
     meta: dict[str, Any] = {
         "cell_id": _cell_id(name, f"timm:{name}", request, image_size),
         "config_hash": "",
+        "dataset": f"timm:{cfg.tag or 'pretrained'}",
         "backbone": name,
         "augmentation": "-",
         "seed": 0,
@@ -258,3 +282,13 @@ def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, A
         meta,
         details,
     )
+
+
+def write_evaluation(results_dir: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Writes one evaluation's rows into its own folder (``runs/<evaluate id>/eval.json``),
+    replacing an earlier identical evaluation, and rebuilds ``runs.csv``; returns the folder."""
+    store = ResultsStore(Path(results_dir))
+    assert rows, "an evaluation produces at least one row"
+    cell_id = str(rows[0]["cell_id"])
+    store.write_cell_rows(cell_id, str(rows[0].get("config_hash", "")), rows)
+    return store.run_dir(cell_id)

@@ -61,6 +61,7 @@ class TrainResult:
         state: Final counters.
         total_steps: Optimizer steps the schedule spans.
         images_per_second: Training throughput over all processes.
+        global_batch: Images per optimizer step over all processes.
         resumed_from: The checkpoint the run resumed from, if any.
         history: Logged metric records.
     """
@@ -69,6 +70,7 @@ class TrainResult:
     state: TrainState
     total_steps: int
     images_per_second: float
+    global_batch: int = 0
     resumed_from: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -344,7 +346,9 @@ class Trainer:
         state.train_seconds = seconds_before + time.perf_counter() - session_start
         throughput = state.images_seen / max(state.train_seconds, 1e-9)
         self._average_buffers(raw)
-        return TrainResult(raw, state, total_steps, throughput, resumed_from, history)
+        return TrainResult(
+            raw, state, total_steps, throughput, self.global_batch, resumed_from, history
+        )
 
     def _average_buffers(self, raw: BYOL) -> None:
         """Averages BatchNorm running statistics over processes so every rank evaluates (and

@@ -64,7 +64,7 @@ def test_export_then_evaluate_and_embed(runs, tmp_path):
         str(results),
         "--cpu",
     )
-    assert "appended 1 row(s)" in output
+    assert "wrote 1 row(s)" in output
     frame = pd.read_csv(results / "runs.csv")
     assert list(frame.columns) == list(RESULT_COLUMNS)
     assert frame.loc[0, "method"] == "byol" and frame.loc[0, "protocol"] == "knn"
