@@ -269,6 +269,8 @@ def save_cell_weights(ctx: CellContext, result: TrainResult, splits: DatasetSpli
             "class_names": list(splits.info.class_names),
             "mean": list(splits.info.mean),
             "std": list(splits.info.std),
+            "crop_pct": splits.info.crop_pct,
+            "stored_image_size": splits.info.image_size,
             "config_hash": ctx.cell.config.config_hash(),
             "steps": result.state.step,
         },

@@ -81,8 +81,8 @@ class TrainResult:
 
 
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
-    """Training resolution: ``data.image_size`` or the dataset's native size."""
-    return config.data.image_size or splits.info.image_size
+    """Training resolution: ``data.image_size`` or the dataset's own training size."""
+    return config.data.image_size or splits.info.training_size
 
 
 def build_model(config: RunConfig, image_size: int) -> BYOL:
@@ -389,7 +389,8 @@ class Trainer:
         if not every or state.epoch % every:
             return
         acc = self.accelerator
-        transform = EvalTransform(image_size, self.splits.info.mean, self.splits.info.std)
+        info = self.splits.info
+        transform = EvalTransform(image_size, info.mean, info.std, info.crop_pct)
         options = {
             "device": acc.device,
             "batch_size": self.config.eval.batch_size,
