@@ -337,6 +337,7 @@ def cell_rows(
         "eval_dataset": ctx.cell.dataset,
         "backbone": ctx.cell.backbone,
         "augmentation": resolve_preset_name(ctx.cell.augmentation, image_size),
+        "recipe": ctx.cell.recipe,
         "seed": ctx.cell.seed,
         "epochs": config.train.epochs,
         "steps": result.state.step,
