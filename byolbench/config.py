@@ -30,9 +30,10 @@ class DataConfig:
         dataset: Registered dataset name (``byolbench list datasets``), e.g. ``cifar10``.
         data_dir: Where datasets are downloaded or found; empty means ``$BYOLBENCH_DATA`` or
             ``~/.cache/byolbench/data``.
-        image_size: Training and evaluation resolution; 0 keeps the dataset's native size.
-        max_train_samples: Use only the first N pretraining images (after a seeded shuffle);
-            0 uses all. Evaluation splits are not subsampled by this option.
+        image_size: Training and evaluation resolution; 0 uses the dataset's own (its native
+            size; 224 for an image folder of mixed sizes, stored at 256).
+        max_train_samples: Use only N pretraining images (a seeded random subset); 0 uses
+            all. The labelled splits of kNN and the linear probe are not subsampled.
         num_workers: Loader worker processes for datasets decoded from files.
         download: Allow downloading datasets that are missing.
     """

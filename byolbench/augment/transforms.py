@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -76,32 +77,50 @@ class TwoViewTransform:
 
 
 class EvalTransform:
-    """Deterministic transform for evaluation: to float RGB, resize to ``size``, normalise.
+    """Deterministic transform for evaluation: to float RGB, resize, centre crop, normalise.
+
+    With ``crop_pct`` below 1 it follows timm's evaluation transform: resize the shorter side
+    to ``floor(image_size / crop_pct)``, then take the centre ``image_size`` crop (224 of 256
+    for crop_pct 0.875). With ``crop_pct`` 1 the whole image is resized to ``image_size``.
 
     Args:
-        image_size: Output side length (images of another size are resized, bilinear with
-            antialiasing).
+        image_size: Output side length (resizing is bilinear with antialiasing).
         mean: Per-channel normalisation mean (RGB).
         std: Per-channel normalisation std (RGB).
+        crop_pct: Fraction of the resized image kept by the centre crop.
     """
 
-    def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(
+        self,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        crop_pct: float = 1.0,
+    ) -> None:
         self.image_size = image_size
+        self.crop_pct = crop_pct
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Maps a uint8 batch to normalised float images."""
         x = ops.to_float_rgb(images)
-        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(
-                x,
-                size=(self.image_size, self.image_size),
-                mode="bilinear",
-                align_corners=False,
-                antialias=True,
-            )
-        return _normalized(x, self.mean, self.std)
+        size = self.image_size
+        if self.crop_pct >= 1.0:
+            return _normalized(_resize(x, (size, size)), self.mean, self.std)
+        scale = math.floor(size / self.crop_pct)
+        h, w = x.shape[-2:]
+        x = _resize(x, (scale, round(w * scale / h)) if h <= w else (round(h * scale / w), scale))
+        top = int(round((x.shape[-2] - size) / 2.0))
+        left = int(round((x.shape[-1] - size) / 2.0))
+        return _normalized(x[..., top : top + size, left : left + size], self.mean, self.std)
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize with antialiasing; a no-op at the same size."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 class IdentityTwoView:

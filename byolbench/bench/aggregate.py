@@ -48,6 +48,9 @@ PROTOCOL_LABELS = {
     "fewshot": "few-shot",
 }
 METHOD_LABELS = {"byol": "BYOL", "random": "random"}
+# Shown only when present: the timm pretrained weights BYOL started from (model.pretrained).
+PRETRAINED_INIT = "pretrained-init"
+DISPLAY_LABELS = {**METHOD_LABELS, PRETRAINED_INIT: "pretrained init"}
 # What aggregation needs of runs.csv; every other column may be missing (older files).
 REQUIRED_COLUMNS = (
     "timestamp",
@@ -264,8 +267,9 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     ``protocol``, ``variant``, then per method (always ``byol`` and ``random``, then any
     others present) ``<m>_top1_mean``, ``<m>_top1_std``, ``<m>_top5_mean``, ``<m>_top5_std``,
     ``<m>_n_seeds`` (0 and NaN when missing), then ``gain_top1`` (BYOL minus random, points),
-    ``n_duplicates`` and ``pretrain_seconds`` (mean over the seeds of the setting's BYOL group
-    with the most seeds).
+    ``gain_pretrained_top1`` (BYOL minus its pretrained init, only when the dataset has
+    ``pretrained-init`` rows), ``n_duplicates`` and ``pretrain_seconds`` (mean over the
+    seeds of the setting's BYOL group with the most seeds).
     """
     part = dataset_rows(summary, dataset)
     if part.empty:
@@ -292,6 +296,9 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
             byol = record.get("byol_top1_mean", math.nan)
             random = record.get("random_top1_mean", math.nan)
             record["gain_top1"] = float(byol) - float(random)  # type: ignore[arg-type]
+            if PRETRAINED_INIT in methods:
+                init = record[f"{PRETRAINED_INIT}_top1_mean"]
+                record["gain_pretrained_top1"] = float(byol) - float(init)  # type: ignore[arg-type]
             record["n_duplicates"] = int(hits["n_duplicates"].sum())
             record["pretrain_seconds"] = _pretrain_seconds(rows)
             records.append(record)
@@ -330,7 +337,8 @@ def comparison_table(
     Columns: ``backbone``, ``augmentation``, ``epochs``, ``source`` (only when some rows came
     from ``byolbench evaluate``), ``differs`` (only when two configurations share a label),
     ``seeds``, then for each protocol ``<P> BYOL``, ``<P> random`` (and ``<P> <method>`` for
-    other methods), ``<P> gain`` (points), optionally ``<P> published`` (from
+    other methods, e.g. ``<P> pretrained init``), ``<P> gain`` (points; BYOL minus random),
+    ``<P> gain over pretrained init`` (when such rows exist), optionally ``<P> published`` (from
     ``reference_cell``, called with the numeric record of ``comparison_records``), then
     ``pretrain min``.
 
@@ -370,7 +378,7 @@ def comparison_table(
                 str(record["protocol"]), str(record["variant"]), counts[record["protocol"]]
             )
             for method in methods:
-                row[f"{label} {METHOD_LABELS.get(method, method)}"] = format_accuracy(
+                row[f"{label} {DISPLAY_LABELS.get(method, method)}"] = format_accuracy(
                     record[f"{method}_top1_mean"],
                     record[f"{method}_top1_std"],
                     int(record[f"{method}_n_seeds"]),
@@ -378,6 +386,9 @@ def comparison_table(
                 )
             gain = record["gain_top1"]
             row[f"{label} gain"] = "-" if gain != gain else f"{gain:+.2f}"
+            if "gain_pretrained_top1" in record:
+                over = record["gain_pretrained_top1"]
+                row[f"{label} gain over pretrained init"] = "-" if over != over else f"{over:+.2f}"
             if reference_cell is not None:
                 row[f"{label} published"] = reference_cell(record)
         minutes = first["pretrain_seconds"] / 60

@@ -1,6 +1,7 @@
 """Benchmark matrices: backbones x datasets x augmentations x seeds, each a resolved config.
 
-Precedence, lowest to highest: ``RunConfig`` defaults, the preset, the TOML file's
+Precedence, lowest to highest: ``RunConfig`` defaults, the preset, the backbone family's
+recipe (``byolbench.bench.recipes``: AdamW for vision transformers), the TOML file's
 ``[defaults]``, its ``[datasets.<name>]`` and ``[backbones.<name>]`` tables, command-line
 options (``--epochs`` ...), and ``--set section.key=value``.
 
@@ -12,6 +13,7 @@ A TOML matrix file looks like::
     augmentations = ["auto"]
     seeds = [0, 1, 2]
     preset = "standard"
+    recipe = "auto"          # or convnet / vit for every backbone
 
     [defaults]
     train.epochs = 200
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from byolbench.bench.presets import preset_overrides
+from byolbench.bench.recipes import AUTO, check_recipe, family_for, recipe_overrides
 from byolbench.config import RunConfig, merge_tables
 from byolbench.errors import ConfigError, close_matches
 
@@ -39,15 +42,24 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-MATRIX_KEYS = ("backbones", "datasets", "augmentations", "seeds", "preset")
+MATRIX_KEYS = ("backbones", "datasets", "augmentations", "seeds", "preset", "recipe")
 FILE_TABLES = ("matrix", "defaults", "datasets", "backbones")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One run of a matrix: pretrain one backbone on one dataset with one seed."""
+    """One run of a matrix: pretrain one backbone on one dataset with one seed.
+
+    Attributes:
+        config: The resolved configuration.
+        recipe: ``<preset>/<family>`` of the starting recipe (``standard/vit``), recorded in
+            the result rows.
+        recipe_keys: The dotted keys the family recipe set (those the user did not).
+    """
 
     config: RunConfig
+    recipe: str = ""
+    recipe_keys: tuple[str, ...] = ()
 
     @property
     def backbone(self) -> str:
@@ -87,6 +99,8 @@ class MatrixSpec:
         augmentations: Augmentation preset names.
         seeds: Seeds.
         preset: Starting recipe (``paper``, ``standard``, ``quick``).
+        recipe: Backbone-family recipe on top of the preset: ``auto`` (by each backbone's
+            family), ``convnet`` or ``vit``.
         defaults: Nested tables applied to every cell (from the file's ``[defaults]``).
         per_dataset: Dataset name to nested tables.
         per_backbone: Backbone name to nested tables.
@@ -100,6 +114,7 @@ class MatrixSpec:
     augmentations: list[str] = field(default_factory=lambda: ["auto"])
     seeds: list[int] = field(default_factory=lambda: [0])
     preset: str = "standard"
+    recipe: str = AUTO
     defaults: dict[str, Any] = field(default_factory=dict)
     per_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_backbone: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -176,6 +191,7 @@ def spec_from_file(path: Path) -> MatrixSpec:
         augmentations=names("augmentations", ["auto"]),
         seeds=parse_seeds(matrix.get("seeds", [0]), str(path)),
         preset=str(matrix.get("preset", "standard")),
+        recipe=str(matrix.get("recipe", AUTO)),
         defaults=data.get("defaults", {}),
         per_dataset=data.get("datasets", {}),
         per_backbone=data.get("backbones", {}),
@@ -189,6 +205,27 @@ def _nest(dotted: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         section, _, name = key.partition(".")
         nested.setdefault(section, {})[name] = value
     return nested
+
+
+def _table_keys(tables: Mapping[str, Any]) -> set[str]:
+    """Dotted keys of nested tables (``{"optim": {"lr": 1}}`` -> ``{"optim.lr"}``)."""
+    return {
+        f"{section}.{key}"
+        for section, values in tables.items()
+        if isinstance(values, Mapping)
+        for key in values
+    }
+
+
+def user_keys(spec: MatrixSpec, dataset: str, backbone: str) -> set[str]:
+    """The dotted keys a cell's user set: TOML tables, command-line options and ``--set``."""
+    return (
+        _table_keys(spec.defaults)
+        | _table_keys(spec.per_dataset.get(dataset, {}))
+        | _table_keys(spec.per_backbone.get(backbone, {}))
+        | set(spec.cli)
+        | set(spec.sets)
+    )
 
 
 def _check_table_names(spec: MatrixSpec) -> None:
@@ -217,6 +254,7 @@ def expand(spec: MatrixSpec) -> list[Cell]:
             "--config file"
         )
     _check_table_names(spec)
+    check_recipe(spec.recipe, spec.source)
     base = RunConfig().replace(preset_overrides(spec.preset), f"preset {spec.preset!r}")
     base = merge_tables(base, spec.defaults, f"{spec.source} [defaults]")
     cells: list[Cell] = []
@@ -245,7 +283,10 @@ def expand(spec: MatrixSpec) -> list[Cell]:
                     )
                     config = merge_tables(config, _nest(spec.cli), "command-line options")
                     config = merge_tables(config, _nest(spec.sets), "--set")
-                    cells.append(Cell(config.validate()))
+                    family = family_for(spec.recipe, config.model.backbone)
+                    recipe = recipe_overrides(family, config, user_keys(spec, dataset, backbone))
+                    config = config.replace(recipe, f"the {family} recipe")
+                    cells.append(Cell(config.validate(), f"{spec.preset}/{family}", tuple(recipe)))
     return cells
 
 

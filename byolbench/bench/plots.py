@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from byolbench.bench.aggregate import (
-    METHOD_LABELS,
+    DISPLAY_LABELS,
     PROTOCOL_LABELS,
     comparison_records,
     headline_variants,
@@ -119,7 +119,7 @@ def accuracy_plot(summary: pd.DataFrame, dataset: str, name: str) -> Plot | None
                 top = max(top, mean + stds[-1])
         xs = [i + (index - (len(series) - 1) / 2) * width for i in range(len(settings))]
         base, _, variant = protocol.partition(" ")
-        label = f"{METHOD_LABELS.get(method, method)} {PROTOCOL_LABELS.get(base, base)}"
+        label = f"{DISPLAY_LABELS.get(method, method)} {PROTOCOL_LABELS.get(base, base)}"
         label = f"{label} {variant}" if variant and variant != "k=200" else label
         byol = method == "byol"
         axes.bar(

@@ -30,7 +30,8 @@ PROTOCOLS: tuple[str, ...] = (
     "penalty is chosen on a held-out 10% of the training split, the probe is refit on the "
     "whole training split and tested once.",
     "random: the same backbone at random initialisation, evaluated the same way; gain = "
-    "BYOL minus random, in points of top-1.",
+    "BYOL minus random, in points of top-1. pretrained init (runs with model.pretrained=true): "
+    "the timm pretrained weights BYOL started from, evaluated the same way.",
     "Cells: top-1 accuracy (%) on the test split, mean ± sample std over the seeds of ONE "
     "configuration (n=k marks a cell with fewer seeds than its row); runs that differ in any "
     "other setting are separate rows, and `differs` names what tells rows with the same label "

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from rich.markup import escape
 from torch.utils.flop_counter import FlopCounterMode
 
 from byolbench.bench.matrix import Cell, diff_from_defaults
+from byolbench.bench.recipes import RECIPES
 from byolbench.cli.console import console
 from byolbench.data.catalog import CATALOG
 from byolbench.data.registry import split_name
@@ -47,6 +49,16 @@ def _estimate(cell: Cell) -> tuple[str, str, str]:
     return f"{size}", f"{steps:,}", f"{total / 1e15:.2f} PFLOP ({flops / 1e9:.2f} GFLOP/img)"
 
 
+def recipe_line(cell: Cell) -> str:
+    """``recipe standard/vit (AdamW ...): optim.name=adamw, ...`` for one cell."""
+    family = cell.recipe.rpartition("/")[2]
+    summary = RECIPES[family].summary if family in RECIPES else ""
+    flat = cell.config.flat()
+    applied = ", ".join(f"{k}={flat[k]}" for k in cell.recipe_keys)
+    kept = " (every recipe key was set by you)" if family != "convnet" and not applied else ""
+    return f"recipe {cell.recipe}: {summary}" + (f"; set {applied}" if applied else "") + kept
+
+
 def show_dry_run(cells: Sequence[Cell]) -> None:
     """Prints each cell: its id, a compute estimate and the settings that differ from defaults."""
     console.print(f"[bold]{len(cells)} cell(s)[/] (a dry run trains nothing)\n")
@@ -57,6 +69,7 @@ def show_dry_run(cells: Sequence[Cell]) -> None:
         )
         diff = diff_from_defaults(cell.config)
         console.print("   " + ", ".join(f"{k}={v}" for k, v in diff.items()), soft_wrap=True)
+        console.print("   " + escape(recipe_line(cell)), soft_wrap=True)
     console.print(
         "\n[dim]* with one process; compute = 8 backbone forwards per image per step (online "
         "forward+backward of two views, target forward of two views), multiply-adds x 2[/]"

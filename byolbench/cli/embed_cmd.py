@@ -58,6 +58,7 @@ def embed(
         device=device,
         batch_size=batch_size,
         normalize=normalize,
+        crop_pct=source.crop_pct,
     )
     meta = {
         "model": str(source.folder),

@@ -40,6 +40,7 @@ def _spec(
     augmentations: str | None,
     seeds: str | None,
     preset: str | None,
+    recipe: str | None = None,
 ) -> MatrixSpec:
     """The matrix from a file or the command line; the quick preset when nothing is named."""
     if config_file is not None:
@@ -60,6 +61,8 @@ def _spec(
         spec.seeds = parse_seeds(split_list(seeds), "--seeds")
     if preset:
         spec.preset = preset
+    if recipe:
+        spec.recipe = recipe
     return spec
 
 
@@ -98,6 +101,13 @@ def run(
         typer.Option(
             help="Starting recipe: quick (the default without backbones/datasets), standard "
             "(small-image recipe, the default otherwise) or paper (ImageNet recipe)."
+        ),
+    ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            help="Backbone-family recipe on top of the preset: auto (default: AdamW for vision "
+            "transformers, the preset for convnets), convnet or vit. Keys you set win."
         ),
     ] = None,
     set_: Annotated[
@@ -145,7 +155,7 @@ def run(
         accelerate launch -m byolbench run --config benchmarks/cifar10.toml
     """
     setup_logging(verbose)
-    spec = _spec(config, backbones, datasets, augmentations, seeds, preset)
+    spec = _spec(config, backbones, datasets, augmentations, seeds, preset, recipe)
     cli: dict[str, Any] = {}
     for key, value in (
         ("train.epochs", epochs),

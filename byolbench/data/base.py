@@ -27,12 +27,17 @@ class DatasetInfo:
 
     Attributes:
         name: Registered name.
-        image_size: Native side length of the stored images.
+        image_size: Side length of the stored images.
         channels: Stored channels (1 for grayscale datasets, replicated to RGB on the device
             so every backbone sees three channels).
         class_names: Label names in label order.
         mean: RGB normalisation mean.
         std: RGB normalisation std.
+        train_size: Side length the images are trained at when ``data.image_size`` is 0;
+            0 means ``image_size``. A folder of mixed-size images is stored larger than it
+            is trained (256 px for 224), so random crops keep some context.
+        crop_pct: Evaluation resizes to ``floor(size / crop_pct)`` and takes the centre
+            ``size`` crop (timm's convention); 1.0 resizes the whole image to ``size``.
     """
 
     name: str
@@ -41,11 +46,18 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    train_size: int = 0
+    crop_pct: float = 1.0
 
     @property
     def num_classes(self) -> int:
         """Number of labelled classes."""
         return len(self.class_names)
+
+    @property
+    def training_size(self) -> int:
+        """The side length images are trained (and evaluated) at by default."""
+        return self.train_size or self.image_size
 
 
 @dataclass

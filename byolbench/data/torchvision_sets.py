@@ -9,6 +9,7 @@ error says where byolbench looked and how to provide the data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -97,7 +98,15 @@ def _cifar(
     copy = _folder_copy(request, name, classes) if classes else None
     if copy is not None:
         logger.info("reading %s from the ImageFolder copy in %s", name, copy)
-        splits = load_image_folder(copy, request, name)
+        # Stored at the native 32 px like torchvision's arrays, whatever --image-size asks:
+        # the transforms resize to the training size, so both sources give the same tensors.
+        splits = load_image_folder(copy, dataclasses.replace(request, image_size=0), name)
+        shape = tuple(splits.train.images.shape[-2:])
+        if shape != (32, 32):
+            raise DataError(
+                f"the ImageFolder copy of {name} in {copy} holds {shape[1]}x{shape[0]} images, "
+                "not CIFAR's 32x32; point --data-dir at an unmodified copy"
+            )
         info = DatasetInfo(name, 32, 3, splits.info.class_names, mean, std)
         return DatasetSplits(info, splits.train, splits.train, splits.test)
     looked = f"{folder}/ or {name}/train/<class>/ and {name}/test/<class>/"

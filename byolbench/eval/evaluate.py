@@ -57,7 +57,7 @@ def evaluate_backbone(
     them (each must call this), and only the main process runs the protocols; the others
     return an empty list.
     """
-    transform = EvalTransform(image_size, splits.info.mean, splits.info.std)
+    transform = EvalTransform(image_size, splits.info.mean, splits.info.std, splits.info.crop_pct)
     start = time.perf_counter()
     extract = {
         "device": device,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ def embed_folder(
     device: torch.device | str = "cpu",
     batch_size: int = 256,
     normalize: bool = False,
+    crop_pct: float = 1.0,
 ) -> Embeddings:
     """Embeds every image below ``images_dir`` (any depth, sorted by path).
 
@@ -90,12 +92,15 @@ def embed_folder(
         device: Where to run.
         batch_size: Images decoded and embedded at a time.
         normalize: L2-normalise each embedding.
+        crop_pct: The model's evaluation centre crop: each image is resized to
+            ``floor(image_size / crop_pct)`` and its centre ``image_size`` square is kept.
 
     Raises:
         DataError: When the folder has no images or none can be decoded.
     """
     index = scan_unlabelled(images_dir)
-    transform = EvalTransform(image_size, mean, std)
+    transform = EvalTransform(image_size, mean, std, crop_pct)
+    decoded_size = math.floor(image_size / crop_pct) if crop_pct < 1.0 else image_size
     channels = 1 if in_chans == 1 else 3
     files: list[str] = []
     chunks: list[torch.Tensor] = []
@@ -103,7 +108,7 @@ def embed_folder(
     with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
         for start in range(0, len(index.files), batch_size):
             paths = index.files[start : start + batch_size]
-            decoded = list(pool.map(lambda p: _decode_file(p, image_size, channels), paths))
+            decoded = list(pool.map(lambda p: _decode_file(p, decoded_size, channels), paths))
             good = [(p, d) for p, d in zip(paths, decoded, strict=True) if not isinstance(d, str)]
             skipped += [d for d in decoded if isinstance(d, str)]
             if not good:

@@ -108,10 +108,12 @@ def _precision(requested: str, device: torch.device) -> str:
 
 
 def _load_splits(
-    request: EvaluateRequest, mean: tuple[float, ...], std: tuple[float, ...]
+    request: EvaluateRequest, mean: tuple[float, ...], std: tuple[float, ...], image_size: int
 ) -> DatasetSplits:
-    """The evaluation data, normalised with the statistics the weights were trained with."""
-    splits = load_dataset(request.dataset, request.data_dir, request.download, request.image_size)
+    """The evaluation data at ``image_size``, normalised with the statistics the weights were
+    trained with. It is loaded as ``byolbench run`` loads it for that training size, so an
+    image folder is stored and centre-cropped (crop_pct) exactly as in the run."""
+    splits = load_dataset(request.dataset, request.data_dir, request.download, image_size)
     splits = limit_labelled_samples(splits, request.max_train_samples)
     info = dataclasses.replace(splits.info, mean=tuple(mean), std=tuple(std))
     return DatasetSplits(info, splits.pretrain, splits.train, splits.test)
@@ -174,6 +176,7 @@ def _run(
         "max_train_samples": request.max_train_samples,
         "eval_mixed_precision": precision,
         "eval_image_size": image_size,
+        "eval_crop_pct": splits.info.crop_pct,
     }
     return [
         {
@@ -214,7 +217,7 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
     run_config = source.run_config()
     seed = run_config.train.seed if run_config else 0
     eval_config = _eval_config(request, run_config.eval if run_config else EvalConfig())
-    splits = _load_splits(request, source.mean, source.std)
+    splits = _load_splits(request, source.mean, source.std, image_size)
     pretrained_on = source.dataset or request.dataset
     meta: dict[str, Any] = {
         "cell_id": _cell_id(
@@ -254,7 +257,7 @@ def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, A
     cfg = pretrained_cfg(name)
     image_size = request.image_size or int(cfg.input_size[-1])
     backbone = create_pretrained_backbone(name, image_size)
-    splits = _load_splits(request, tuple(cfg.mean), tuple(cfg.std))
+    splits = _load_splits(request, tuple(cfg.mean), tuple(cfg.std), image_size)
     meta: dict[str, Any] = {
         "cell_id": _cell_id(name, f"timm:{name}", request, image_size),
         "config_hash": "",

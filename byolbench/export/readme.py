@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from byolbench.export.source import HEADS_FILE, TRAINING_FILE, BackboneSource
@@ -39,6 +40,13 @@ def _adaptation(source: BackboneSource) -> str:
     return "none"
 
 
+def _eval_transform(crop_pct: float, size: int) -> str:
+    if crop_pct >= 1.0:
+        return f"resize to {size} x {size} (crop_pct 1.0)"
+    scale = math.floor(size / crop_pct)
+    return f"resize the shorter side to {scale}, centre crop {size} x {size} (crop_pct {crop_pct})"
+
+
 def _summary(source: BackboneSource) -> list[str]:
     spec = source.spec
     size = spec.image_size
@@ -51,6 +59,7 @@ def _summary(source: BackboneSource) -> list[str]:
             f"{spec.in_chans} x {size} x {size}, RGB scaled to [0, 1], normalised with "
             f"mean ({mean}) and std ({std})",
         ),
+        ("evaluation transform", _eval_transform(source.crop_pct, size)),
         ("output", f"pooled features of width {spec.num_features} (no classifier)"),
         ("small-image adaptation", _adaptation(source)),
         ("pretraining data", f"`{source.dataset or 'unknown'}`"),

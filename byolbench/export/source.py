@@ -58,6 +58,7 @@ class BackboneSource:
         head_state: Projector and predictor tensors (``projector.*``, ``predictor.*``).
         mean: RGB normalisation mean the backbone was trained with.
         std: RGB normalisation std.
+        crop_pct: The evaluation centre crop it was evaluated with (timm's ``crop_pct``).
         dataset: Pretraining dataset.
         class_names: Its class names.
         config: The run's ``RunConfig.to_dict()``, when known.
@@ -77,6 +78,7 @@ class BackboneSource:
     std: tuple[float, ...]
     dataset: str = ""
     class_names: list[str] = field(default_factory=list)
+    crop_pct: float = 1.0
     config: dict[str, Any] | None = None
     eval_rows: list[dict[str, Any]] = field(default_factory=list)
     steps: int | None = None
@@ -192,6 +194,7 @@ class _TrainedOn:
     std: tuple[float, ...]
     dataset: str
     class_names: list[str]
+    crop_pct: float = 1.0
 
 
 def _trained_on_record(info: dict[str, Any], path: Path) -> _TrainedOn:
@@ -202,6 +205,7 @@ def _trained_on_record(info: dict[str, Any], path: Path) -> _TrainedOn:
         std=tuple(info["std"]),
         dataset=str(info.get("dataset", "")),
         class_names=list(info.get("class_names", [])),
+        crop_pct=float(info.get("crop_pct", 1.0)),
     )
 
 
@@ -221,6 +225,7 @@ def _byol_source(kind: str, folder: Path, trained: _TrainedOn, **provenance: Any
         std=trained.std,
         dataset=trained.dataset,
         class_names=trained.class_names,
+        crop_pct=trained.crop_pct,
         **provenance,
     )
 
@@ -249,7 +254,7 @@ def _trained_on_config(config: RunConfig, data_dir: str | None) -> _TrainedOn:
         False,
         config.data.image_size,
     )
-    image_size = config.data.image_size or splits.info.image_size
+    image_size = config.data.image_size or splits.info.training_size
     probe = create_backbone(
         config.model.backbone,
         image_size,
@@ -257,7 +262,9 @@ def _trained_on_config(config: RunConfig, data_dir: str | None) -> _TrainedOn:
         small_image_stem=config.model.small_image_stem,
     )
     info = splits.info
-    return _TrainedOn(backbone_spec(probe), info.mean, info.std, info.name, list(info.class_names))
+    return _TrainedOn(
+        backbone_spec(probe), info.mean, info.std, info.name, list(info.class_names), info.crop_pct
+    )
 
 
 def _from_checkpoint(folder: Path, data_dir: str | None) -> BackboneSource:
@@ -349,6 +356,7 @@ def _from_export(folder: Path) -> BackboneSource:
         std=tuple(pretrained.get("std", (0.229, 0.224, 0.225))),
         dataset=str(section.get("dataset", "")),
         class_names=list(section.get("class_names", [])),
+        crop_pct=float(pretrained.get("crop_pct", 1.0)),
         config=training.get("config"),
         eval_rows=list(training.get("eval_rows", [])),
         steps=section.get("steps"),

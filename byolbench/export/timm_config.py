@@ -72,7 +72,7 @@ def timm_config(
         "input_size": [spec.in_chans, size, size],
         "fixed_input_size": bool(defaults.get("fixed_input_size", False)),
         "interpolation": "bilinear",
-        "crop_pct": 1.0,
+        "crop_pct": source.crop_pct,
         "crop_mode": "center",
         "mean": list(source.mean),
         "std": list(source.std),

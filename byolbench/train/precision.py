@@ -15,8 +15,22 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def cuda_supports_bf16() -> bool:
+    """Whether the current CUDA GPU computes bf16 natively (compute capability 8.0 or newer:
+    Ampere, Hopper, ...).
+
+    ``torch.cuda.is_bf16_supported()`` also answers ``True`` on V100 and T4 (capability 7.x),
+    where bf16 is emulated and several times slower than fp16, so it is not used here.
+    """
+    return tuple(torch.cuda.get_device_capability()) >= NATIVE_BF16_CAPABILITY
+
+
 def resolve_mixed_precision(requested: str, device_type: str) -> str:
-    """Maps ``auto`` to ``bf16`` where the device computes bf16 natively, else ``no``.
+    """Maps ``auto`` to ``bf16`` where the device computes bf16 natively, else fp16 on GPUs
+    (with loss scaling) and full precision on CPUs.
 
     Args:
         requested: ``auto``, ``no``, ``bf16`` or ``fp16``.
@@ -27,7 +41,7 @@ def resolve_mixed_precision(requested: str, device_type: str) -> str:
     """
     if requested == "auto":
         if device_type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            return "bf16" if cuda_supports_bf16() else "fp16"
         return "bf16" if cpu_supports_bf16() else "no"
     if requested == "fp16" and device_type == "cpu":
         raise ConfigError(

@@ -2,7 +2,9 @@
 
 The loop knows BYOL only as ``loss = model(v1, v2).loss`` and ``update_target(tau)``. The EMA
 and the learning rate move once per OPTIMIZER step (under ``sync_gradients``), never per
-micro-batch. Metrics stay on the device and are read every ``train.log_every`` steps.
+micro-batch. An fp16 step that the gradient scaler skips (overflow) changes no weights, so it
+moves neither the step counter nor the learning rate, tau or the EMA. Metrics stay on the
+device and are read every ``train.log_every`` steps.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ from byolbench.train.precision import autocast_dtype
 logger = logging.getLogger(__name__)
 
 ON_DEVICE_MAX_BYTES = 8 * 1024**3
+# GradScaler halves its scale at every skip: 64 skips in a row take 2**16 below 2**-47, so
+# gradients that still overflow are not finite at any scale.
+MAX_SKIPPED_IN_A_ROW = 64
 
 
 class TrainingInterrupted(TrainingError):
@@ -76,8 +81,8 @@ class TrainResult:
 
 
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
-    """Training resolution: ``data.image_size`` or the dataset's native size."""
-    return config.data.image_size or splits.info.image_size
+    """Training resolution: ``data.image_size`` or the dataset's own training size."""
+    return config.data.image_size or splits.info.training_size
 
 
 def build_model(config: RunConfig, image_size: int) -> BYOL:
@@ -179,6 +184,8 @@ class Trainer:
         )
         self.metrics = MetricsFile(run_dir / "metrics.jsonl" if run_dir is not None else None)
         self.ema_updates = 0
+        self.skipped_steps = 0
+        self.skipped_in_a_row = 0
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -298,6 +305,10 @@ class Trainer:
                         window_images += batches.global_batch
                         if not acc.sync_gradients:
                             continue
+                        if acc.optimizer_step_was_skipped:
+                            self._skipped_step(state)
+                            continue
+                        self.skipped_in_a_row = 0
                         raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
                         self.ema_updates += 1
                         state.step += 1
@@ -350,6 +361,19 @@ class Trainer:
             raw, state, total_steps, throughput, self.global_batch, resumed_from, history
         )
 
+    def _skipped_step(self, state: TrainState) -> None:
+        """An fp16 step the gradient scaler skipped (overflow): the weights did not change, so
+        the step counter, learning rate, tau and EMA stay where they are."""
+        self.skipped_steps += 1
+        self.skipped_in_a_row += 1
+        logger.info("fp16 loss scaling skipped an optimizer step at step %d", state.step)
+        if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+            raise TrainingError(
+                f"fp16 loss scaling skipped {self.skipped_in_a_row} optimizer steps in a row "
+                f"at step {state.step} (gradients overflow at every scale); use "
+                "train.mixed_precision=bf16 or no, or lower optim.lr"
+            )
+
     def _average_buffers(self, raw: BYOL) -> None:
         """Averages BatchNorm running statistics over processes so every rank evaluates (and
         rank 0 saves) the same network; without SyncBatchNorm each rank keeps its own."""
@@ -365,7 +389,8 @@ class Trainer:
         if not every or state.epoch % every:
             return
         acc = self.accelerator
-        transform = EvalTransform(image_size, self.splits.info.mean, self.splits.info.std)
+        info = self.splits.info
+        transform = EvalTransform(image_size, info.mean, info.std, info.crop_pct)
         options = {
             "device": acc.device,
             "batch_size": self.config.eval.batch_size,

@@ -97,3 +97,25 @@ def write_fake_stl10(root: Path, n_train: int = 10, n_test: int = 5, n_unlabeled
     (folder / "class_names.txt").write_text("\n".join(f"class{i}" for i in range(10)))
     (folder / "fold_indices.txt").write_text("")
     return root
+
+
+COLOURS = {"red": (230, 20, 20), "green": (20, 230, 20), "blue": (20, 20, 230)}
+MIXED_SIZES = ((40, 30), (30, 40), (48, 48), (36, 36), (50, 34), (64, 40))
+
+
+def write_coloured_folder(
+    root: Path, sizes: tuple[tuple[int, int], ...] = MIXED_SIZES, test_per_class: int = 2
+) -> Path:
+    """``root/{train,test}/<colour>/<i>.png``: one solid colour per class (with a little
+    noise); the training images of each class take the given sizes in turn."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", len(sizes)), ("test", test_per_class)):
+        for name, colour in COLOURS.items():
+            for i in range(count):
+                width, height = sizes[i % len(sizes)]
+                noise = rng.integers(-10, 11, size=(height, width, 3))
+                array = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+                path = root / split / name / f"{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(path)
+    return root
