@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byolbench.bench.claim import STALE_AFTER_SECONDS, ClaimHolder, read_holder
+from byolbench.bench.claim import CLAIM_FILE, STALE_AFTER_SECONDS, ClaimHolder, read_holder
 from byolbench.bench.plan import PlannedCell, read_plan
 from byolbench.bench.slurm.queue import QueuedJob, queued_jobs
 from byolbench.bench.slurm.records import CellJob, cell_jobs
@@ -34,6 +34,9 @@ from byolbench.train.checkpoint import checkpoint_step
 
 STATES = ("done", "running", "failed", "pending")
 METRICS_FILE = "metrics.jsonl"
+# Files that make a folder of runs/ a cell; ``byolbench evaluate`` folders start with this.
+CELL_FILES = ("config.json", "eval.json", "error.json", CLAIM_FILE)
+EVALUATE_PREFIX = "evaluate__"
 _TAIL_BYTES = 16384
 
 
@@ -231,11 +234,7 @@ def folder_status(
     if queue is None and read_queue and jobs:
         queue = queued_jobs({job.job_name for job in jobs.values()})
     by_id = {cell.cell_id: cell for cell in plan}
-    others = [
-        cell_id
-        for cell_id in store.cell_ids()
-        if cell_id not in by_id and (store.run_dir(cell_id) / "config.json").is_file()
-    ]
+    others = [cell_id for cell_id in store.cell_ids() if cell_id not in by_id and _is_cell(store, cell_id)]
     cells = [
         cell_status(store, cell_id, by_id.get(cell_id), jobs.get(cell_id), queue)
         for cell_id in [*by_id, *others]
@@ -244,6 +243,14 @@ def folder_status(
         if not status.label:
             status.label = _label_from_config(store.run_dir(status.cell_id))
     return FolderStatus(Path(results_dir), cells, queue_known=queue is not None)
+
+
+def _is_cell(store: ResultsStore, cell_id: str) -> bool:
+    """Whether a folder of ``runs/`` is a matrix cell (not ``byolbench evaluate``'s rows)."""
+    if cell_id.startswith(EVALUATE_PREFIX):
+        return False
+    run_dir = store.run_dir(cell_id)
+    return any((run_dir / name).is_file() for name in CELL_FILES)
 
 
 def _label_from_config(run_dir: Path) -> str:

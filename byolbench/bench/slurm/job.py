@@ -32,6 +32,7 @@ import submitit
 from byolbench.bench.matrix import Cell
 from byolbench.bench.runner import RunCallbacks, RunOptions, record_failure, run_cell
 from byolbench.bench.store import ResultsStore
+from byolbench.train.accel import use_cpu
 from byolbench.train.trainer import TrainingInterrupted
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def export_distributed_env() -> int:
 def _main_process(cpu: bool) -> bool:
     from accelerate import PartialState
 
-    return bool(PartialState(cpu=cpu).is_main_process)
+    return bool(PartialState(cpu=use_cpu(cpu)).is_main_process)
 
 
 def _setup_job_logging() -> None:
