@@ -30,7 +30,9 @@ class Shard:
 
     def select(self, items: Sequence[T]) -> list[T]:
         """The items of this shard, in their original order."""
-        return [item for position, item in enumerate(items) if position % self.count == self.index - 1]
+        return [
+            item for position, item in enumerate(items) if position % self.count == self.index - 1
+        ]
 
     def positions(self, total: int) -> list[int]:
         """1-based positions in the matrix of this shard's cells."""

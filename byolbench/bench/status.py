@@ -178,9 +178,8 @@ def cell_status(
         status.host = holder.host
         status.job = holder.slurm_job or status.job
         record = last_metrics(run_dir)
-        where = f"job {holder.slurm_job} on {holder.host}" if holder.slurm_job else (
-            f"pid {holder.pid} on {holder.host}"
-        )
+        who = f"job {holder.slurm_job}" if holder.slurm_job else f"pid {holder.pid}"
+        where = f"{who} on {holder.host}"
         if record is not None:
             status.step, status.loss = int(record["step"]), float(record["loss"])
             status.detail = f"{where}, step {status.step}, loss {status.loss:.4f}"
@@ -234,7 +233,9 @@ def folder_status(
     if queue is None and read_queue and jobs:
         queue = queued_jobs({job.job_name for job in jobs.values()})
     by_id = {cell.cell_id: cell for cell in plan}
-    others = [cell_id for cell_id in store.cell_ids() if cell_id not in by_id and _is_cell(store, cell_id)]
+    others = [
+        cell_id for cell_id in store.cell_ids() if cell_id not in by_id and _is_cell(store, cell_id)
+    ]
     cells = [
         cell_status(store, cell_id, by_id.get(cell_id), jobs.get(cell_id), queue)
         for cell_id in [*by_id, *others]

@@ -166,7 +166,9 @@ def run(
         int | None,
         typer.Option(help="GPUs per job node (one process each).", rich_help_panel=CLUSTER),
     ] = None,
-    nodes: Annotated[int | None, typer.Option(help="Nodes per job.", rich_help_panel=CLUSTER)] = None,
+    nodes: Annotated[
+        int | None, typer.Option(help="Nodes per job.", rich_help_panel=CLUSTER)
+    ] = None,
     cpus_per_task: Annotated[
         int | None, typer.Option(help="CPUs per process.", rich_help_panel=CLUSTER)
     ] = None,
@@ -208,7 +210,7 @@ def run(
 
         accelerate launch -m byolbench run --config benchmarks/cifar10.toml
 
-        byolbench run --config benchmarks/cifar10.toml --executor slurm --partition gpu --gpus-per-node 4
+        byolbench run --config benchmarks/cifar10.toml --executor slurm --gpus-per-node 4
 
         byolbench run --config benchmarks/cifar10.toml --shard 2/4
     """
@@ -286,8 +288,7 @@ def _check_local(executor: str, cluster: dict[str, Any], wait: bool) -> None:
         given.append("--wait")
     if given:
         raise ConfigError(
-            f"{', '.join(given)} only apply to --executor "
-            "slurm; add --executor slurm or drop them"
+            f"{', '.join(given)} only apply to --executor slurm; add --executor slurm or drop them"
         )
 
 

@@ -112,9 +112,7 @@ def show_plan(plan: SubmissionPlan, settings: SlurmSettings, results_dir: Path) 
         cells.add_column(column)
     rows: list[tuple[str, str]] = [(c.cell_id, "[bold]submit[/]") for c in plan.submit]
     rows += [(c.cell_id, "[green]finished: skipped[/]") for c in plan.finished]
-    rows += [
-        (c.cell_id, f"[cyan]{s.state}: skipped[/] {escape(s.detail)}") for c, s in plan.active
-    ]
+    rows += [(c.cell_id, f"[cyan]{s.state}: skipped[/] {escape(s.detail)}") for c, s in plan.active]
     for index, (cell_id, action) in enumerate(rows, start=1):
         cells.add_row(str(index), escape(cell_id), action)
     console.print(cells)

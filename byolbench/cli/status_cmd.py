@@ -45,9 +45,9 @@ def status_table(status: FolderStatus, title: str = "") -> Table:
 
 
 def status(
-    results_dir: Annotated[
-        Path, typer.Argument(help="The --results-dir of byolbench run.")
-    ] = Path("results"),
+    results_dir: Annotated[Path, typer.Argument(help="The --results-dir of byolbench run.")] = Path(
+        "results"
+    ),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the status as JSON (for scripts).")
     ] = False,

@@ -193,9 +193,7 @@ def test_every_cell_finishes_with_its_rows_once(scenario):
     assert len(rows) == len(SEEDS) and duplicates == 0
     assert sorted(rows["seed"]) == list(SEEDS)
     assert (rows["steps"] == STEPS).all() and (rows["method"] == "byol").all()
-    assert "4 cell(s): 4 done, 0 running, 0 failed, 0 pending" in " ".join(
-        scenario.output.split()
-    )
+    assert "4 cell(s): 4 done, 0 running, 0 failed, 0 pending" in " ".join(scenario.output.split())
     assert "cifar10-mini: top-1 accuracy" in scenario.output  # the summary table at the end
     store = ResultsStore(scenario.results)
     for cell_id in store.cell_ids():
@@ -246,7 +244,9 @@ def test_a_failing_cell_is_reported_and_wait_exits_1(scenario):
     status = folder_status(scenario.failing)
     (cell,) = status.cells
     assert cell.state == "failed" and "does not exist" in cell.error
-    error = json.loads((ResultsStore(scenario.failing).run_dir(cell.cell_id) / "error.json").read_text())
+    error = json.loads(
+        (ResultsStore(scenario.failing).run_dir(cell.cell_id) / "error.json").read_text()
+    )
     assert "does not exist" in error["error"] and error["traceback"]
 
 

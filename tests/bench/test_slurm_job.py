@@ -81,7 +81,9 @@ def _signal_at_step(run_dir, signum, step=3):
 
 
 def _steps(run_dir):
-    return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 def _stop_then_resume(tmp_path, signum, requeue):

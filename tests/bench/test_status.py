@@ -196,7 +196,13 @@ def test_status_cli_text_json_and_rebuilt_index(tmp_path):
     assert script.returncode == 0, script.stderr
     data = json.loads(script.stdout)
     assert data["counts"] == {"done": 1, "running": 1, "failed": 1, "pending": 2}
-    assert [c["state"] for c in data["cells"]] == ["done", "failed", "running", "pending", "pending"]
+    assert [c["state"] for c in data["cells"]] == [
+        "done",
+        "failed",
+        "running",
+        "pending",
+        "pending",
+    ]
     assert data["cells"][2]["step"] == 7 and data["cells"][3]["checkpoint_step"] == 12
     claim.release()
 

@@ -72,9 +72,7 @@ def job_options(options: RunOptions) -> RunOptions:
     )
 
 
-def submit_cells(
-    cells: Sequence[Cell], settings: SlurmSettings, options: RunOptions
-) -> Submission:
+def submit_cells(cells: Sequence[Cell], settings: SlurmSettings, options: RunOptions) -> Submission:
     """Submits one job per cell (an array for several) and records which job runs which cell.
 
     Raises:
@@ -104,7 +102,7 @@ def submit_cells(
             f"sbatch refused the jobs: {_first_line(exc)}; check the [executor] settings "
             "(partition, account, qos, time, sbatch options)"
         ) from None
-    mapping = {cell.cell_id: str(job.job_id) for cell, job in zip(cells, jobs)}
+    mapping = {cell.cell_id: str(job.job_id) for cell, job in zip(cells, jobs, strict=True)}
     record = record_submission(
         options.results_dir, mapping, settings.job_name, settings.submitit_parameters()
     )
