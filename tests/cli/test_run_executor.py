@@ -92,8 +92,7 @@ def test_missing_submitit_is_one_line(tmp_path, monkeypatch, capsys):
 def test_unknown_executor_key_in_the_matrix_file(tmp_path, capsys):
     path = tmp_path / "m.toml"
     path.write_text(
-        '[matrix]\nbackbones = ["test_resnet"]\ndatasets = ["cifar10-mini"]\n'
-        '[executor]\ngpus = 4\n'
+        '[matrix]\nbackbones = ["test_resnet"]\ndatasets = ["cifar10-mini"]\n[executor]\ngpus = 4\n'
     )
     args = ["run", "--config", str(path), "--executor", "slurm", "--dry-run"]
     code, _, err = _main(args, capsys)
@@ -102,8 +101,16 @@ def test_unknown_executor_key_in_the_matrix_file(tmp_path, capsys):
 
 def test_the_installed_script_exits_2_on_a_bad_executor(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "byolbench", *MATRIX, "--results-dir", str(tmp_path),
-         "--executor", "kubernetes"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "byolbench",
+            *MATRIX,
+            "--results-dir",
+            str(tmp_path),
+            "--executor",
+            "kubernetes",
+        ],  # fmt: skip
         cwd=ROOT,
         capture_output=True,
         text=True,
