@@ -19,7 +19,12 @@ from byolbench.bench.runner import RunOptions
 from byolbench.bench.slurm import require_sbatch, require_submitit
 from byolbench.bench.slurm.records import slurm_folder
 from byolbench.bench.slurm.settings import SlurmSettings
-from byolbench.bench.slurm.submit import SubmissionPlan, plan_submission, submit_cells
+from byolbench.bench.slurm.submit import (
+    SubmissionPlan,
+    fetch_downloads,
+    plan_submission,
+    submit_cells,
+)
 from byolbench.bench.status import CellStatus, FolderStatus, folder_status
 from byolbench.bench.store import ResultsStore
 from byolbench.cli.console import console
@@ -60,6 +65,8 @@ def run_on_slurm(
     if plan.submit:
         require_submitit()
         require_sbatch()
+        for name in fetch_downloads(plan.submit):
+            console.print(f"[dim]{escape(name)} is in the data folder for the jobs[/]")
         write_plan(results_dir, all_cells, executor="slurm")
         submission = submit_cells(plan.submit, settings, options)
         watched += list(submission.jobs)

@@ -8,6 +8,7 @@ Runs wherever ``sbatch`` is on PATH, and only there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from byolbench.bench.slurm.queue import queued_jobs
 from byolbench.bench.status import folder_status
 from byolbench.bench.store import ResultsStore
+from byolbench.cli.main import app
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sbatch") is None,
@@ -92,6 +95,20 @@ def _seed(cell_id: str) -> int:
     return int(re.search(r"__s(\d+)__", cell_id).group(1))
 
 
+def _preempt(how: str, job: str) -> None:
+    """Interrupts a running job the way SLURM does it."""
+    if how == "requeue":  # preemption with requeue: SIGTERM, then SLURM requeues the job
+        subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)
+        return
+    # the warning before the time limit. scancel delivers the signal to the job's steps, but
+    # may then retry for a minute ("Job can not be altered now") while submitit requeues the
+    # job, and could signal the requeued job again: it is stopped after a few seconds (the
+    # requeued job cannot start that soon); the assertions check from the job's log that the
+    # signal arrived once.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(["scancel", "--signal=USR2", job], timeout=5, check=False)
+
+
 @dataclass
 class Scenario:
     results: Path
@@ -137,12 +154,7 @@ def _drive(tmp_path: Path) -> Scenario:
                     how = PREEMPT.get(seed) if folder == scenario.results else None
                     ready = cell.state == "running" and (cell.step or 0) >= PREEMPT_AT_STEP
                     if how and ready and seed not in scenario.preempted:
-                        command = (
-                            ["scontrol", "requeue", cell.job]
-                            if how == "requeue"
-                            else ["scancel", "--signal=USR2", cell.job]
-                        )
-                        subprocess.run(command, check=True, timeout=60)
+                        _preempt(how, cell.job)
                         scenario.preempted[seed] = (cell.job, int(cell.step or 0))
             # SLURM holds a requeued job for two minutes (BeginTime); let it start now
             for job in (queued_jobs([job_name]) or {}).values():
@@ -155,7 +167,7 @@ def _drive(tmp_path: Path) -> Scenario:
                     scenario.released.append(job.job_id)
             if snapshot is None and len(scenario.preempted) == len(PREEMPT):
                 snapshot = _cli("status", str(scenario.results), "--json")
-            time.sleep(0.3)
+            time.sleep(0.5)
         scenario.output, _ = run.communicate()
         scenario.returncode = run.returncode
         scenario.failing_output, _ = bad.communicate()
@@ -213,7 +225,9 @@ def test_interrupted_jobs_resume_from_their_checkpoints(scenario):
         assert len(resumed) == 1 and step <= resumed[0] < STEPS, err
         assert err.count("rows written") == 1  # the cell's rows were written once
         assert out.count("Starting with JobEnvironment") == 2  # ran twice: the same job
-        if how == "usr2":  # submitit's checkpoint-and-requeue
+        assert err.count("stop requested: finishing the step and writing a checkpoint") == 1
+        if how == "usr2":  # submitit's checkpoint-and-requeue, after one warning
+            assert out.count("Caught signal SIGUSR2") == 1
             assert "Calling checkpoint method" in out and f"Requeued job {job}" in out
         else:
             assert "Calling checkpoint method" not in out
@@ -232,9 +246,9 @@ def test_status_went_through_the_states(scenario):
     assert sum(snapshot["counts"].values()) == len(SEEDS)
     assert snapshot["counts"]["done"] < len(SEEDS)
     assert all(cell["job"] for cell in snapshot["cells"])  # every cell knows its job
-    final = _cli("status", str(scenario.results))
-    text, _ = final.communicate(timeout=300)
-    assert final.returncode == 0 and "4 cell(s): 4 done, 0 running, 0 failed, 0 pending" in text
+    final = CliRunner().invoke(app, ["status", str(scenario.results)])
+    assert final.exit_code == 0, final.output
+    assert "4 cell(s): 4 done, 0 running, 0 failed, 0 pending" in final.output
 
 
 def test_a_failing_cell_is_reported_and_wait_exits_1(scenario):
@@ -252,8 +266,9 @@ def test_a_failing_cell_is_reported_and_wait_exits_1(scenario):
 
 def test_a_finished_matrix_submits_nothing(scenario, tmp_path):
     matrix = _write_matrix(tmp_path / "m.toml", ["cifar10-mini"], SEEDS, f"bbtest-{os.getpid()}")
-    again = _cli("run", "--config", str(matrix), "--executor", "slurm",
-                 "--results-dir", str(scenario.results))  # fmt: skip
-    text, _ = again.communicate(timeout=300)
-    assert again.returncode == 0, text
-    assert "nothing to submit: 4 cell(s) finished, 0 running or queued" in " ".join(text.split())
+    args = ["run", "--config", str(matrix), "--executor", "slurm", "--results-dir",
+            str(scenario.results)]  # fmt: skip
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    flat = " ".join(again.output.split())
+    assert "nothing to submit: 4 cell(s) finished, 0 running or queued" in flat

@@ -20,9 +20,16 @@ from byolbench.bench.slurm import require_sbatch, require_submitit
 from byolbench.bench.slurm.records import record_submission, slurm_folder
 from byolbench.bench.slurm.settings import SlurmSettings
 from byolbench.bench.status import CellStatus, folder_status
+from byolbench.data import load_dataset
+from byolbench.data.registry import split_name
 from byolbench.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# Datasets torchvision downloads. They are fetched once on the submitting node before any job
+# starts, so that many jobs never download the same files at once, and compute nodes need no
+# network (the data folder must be shared, as results are).
+DOWNLOADED_DATASETS = ("cifar10", "cifar100", "stl10", "mnist", "fashion_mnist")
 
 
 @dataclass
@@ -62,6 +69,27 @@ def plan_submission(cells: Sequence[Cell], results_dir: Path) -> SubmissionPlan:
         else:
             plan.submit.append(cell)
     return plan
+
+
+def fetch_downloads(cells: Sequence[Cell]) -> list[str]:
+    """Downloads (and caches) each torchvision dataset the cells use, once, here; returns
+    their names.
+
+    Raises:
+        DataError: When one is missing and cannot be downloaded.
+    """
+    fetched: list[str] = []
+    seen: set[tuple[str, str, int]] = set()
+    for cell in cells:
+        data = cell.config.data
+        key = (data.dataset, data.data_dir, data.image_size)
+        if split_name(data.dataset)[0] not in DOWNLOADED_DATASETS or key in seen:
+            continue
+        seen.add(key)
+        logger.info("fetching %s here before the jobs start", data.dataset)
+        load_dataset(data.dataset, data.data_dir or None, data.download, data.image_size)
+        fetched.append(data.dataset)
+    return fetched
 
 
 def job_options(options: RunOptions) -> RunOptions:
