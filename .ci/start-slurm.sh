@@ -36,12 +36,15 @@ generate_conf() {
     # `slurmd -C` prints this machine's layout, e.g. "NodeName=vm CPUs=2 Boards=1
     # SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=24105".
     layout=$(slurmd -C | head -n 1 | sed -e 's/^NodeName=[^ ]* //')
+    local overrides=""
     if [ -n "${SLURM_CPUS:-}" ]; then
         memory=$(echo "$layout" | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
         layout="CPUs=$SLURM_CPUS RealMemory=$memory"
+        overrides="SlurmdParameters=config_overrides"  # trust the CPU count above
     fi
     cat <<EOF
 $MARK: a one-node test cluster on $HOST.
+$overrides
 ClusterName=byolbench
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from byolbench.bench.matrix import (
+    Cell,
     MatrixSpec,
     expand,
     parse_seeds,
@@ -262,17 +263,18 @@ def run(
         show_and_write_summary(results_dir, {c.dataset for c in cells})
 
 
-def _shard_cells(cells: list[Any], shard: str | None) -> list[Any]:
+def _shard_cells(cells: list[Cell], shard: str | None) -> list[Cell]:
     """The cells of ``--shard I/N`` (all cells without it)."""
     if shard is None:
         return cells
     part = parse_shard(shard)
     chosen = part.select(cells)
     positions = ", ".join(str(p) for p in part.positions(len(cells)))
-    console.print(
-        f"[dim]shard {part}: {len(chosen)} of the matrix's {len(cells)} cells "
-        f"(positions {positions or 'none'})[/]"
-    )
+    if is_main_process():
+        console.print(
+            f"[dim]shard {part}: {len(chosen)} of the matrix's {len(cells)} cells "
+            f"(positions {positions or 'none'})[/]"
+        )
     return chosen
 
 
