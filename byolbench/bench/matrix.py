@@ -43,7 +43,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MATRIX_KEYS = ("backbones", "datasets", "augmentations", "seeds", "preset", "recipe")
-FILE_TABLES = ("matrix", "defaults", "datasets", "backbones")
+FILE_TABLES = ("matrix", "defaults", "datasets", "backbones", "executor")
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ class MatrixSpec:
         cli: Dotted overrides from command-line options.
         sets: Dotted overrides from ``--set`` (applied last).
         source: Where the file tables came from (for error messages).
+        executor: The file's ``[executor]`` table (cluster resources; see
+            ``byolbench.bench.slurm.settings``).
     """
 
     backbones: list[str]
@@ -121,6 +123,7 @@ class MatrixSpec:
     cli: dict[str, Any] = field(default_factory=dict)
     sets: dict[str, Any] = field(default_factory=dict)
     source: str = "command line"
+    executor: dict[str, Any] = field(default_factory=dict)
 
 
 def split_list(text: str | None) -> list[str]:
@@ -196,6 +199,7 @@ def spec_from_file(path: Path) -> MatrixSpec:
         per_dataset=data.get("datasets", {}),
         per_backbone=data.get("backbones", {}),
         source=str(path),
+        executor=data.get("executor", {}),
     )
 
 

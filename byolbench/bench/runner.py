@@ -44,7 +44,7 @@ from byolbench.env_info import collect_env, device_name, git_commit
 from byolbench.errors import ByolbenchError
 from byolbench.eval.evaluate import EvalRow, evaluate_backbone, protocol_variant
 from byolbench.models.backbone import backbone_spec
-from byolbench.train.accel import make_accelerator
+from byolbench.train.accel import make_accelerator, use_cpu
 from byolbench.train.precision import autocast_dtype
 from byolbench.train.trainer import (
     Trainer,
@@ -416,7 +416,7 @@ def _claim(cell: Cell, store: ResultsStore, options: RunOptions) -> Claim | Clai
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    state = PartialState(cpu=options.cpu)
+    state = PartialState(cpu=use_cpu(options.cpu))
     outcome: Claim | ClaimHolder | None = None
     if state.is_main_process:
         outcome = try_claim(store.run_dir(cell.cell_id))
@@ -524,4 +524,4 @@ def _is_main_process(cpu: bool) -> bool:
     """``True`` on rank 0 (and in a single process), without building an accelerator."""
     from accelerate import PartialState
 
-    return bool(PartialState(cpu=cpu).is_main_process)
+    return bool(PartialState(cpu=use_cpu(cpu)).is_main_process)

@@ -15,6 +15,7 @@ from byolbench.cli import (
     plugins_cmd,
     report_cmd,
     run_cmd,
+    status_cmd,
 )
 from byolbench.cli.console import error_console
 from byolbench.errors import ByolbenchError
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.command("run")(run_cmd.run)
 app.command("report")(report_cmd.report)
+app.command("status")(status_cmd.status)
 app.command("list")(list_cmd.list_names)
 app.command("export")(export_cmd.export)
 app.command("evaluate")(evaluate_cmd.evaluate)

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from byolbench.bench.report import REPORT_DIR, build_report, load_rows, write_report
+from byolbench.bench.store import ResultsStore, is_writable_dir
 from byolbench.cli.console import console, setup_logging
 from byolbench.cli.tables import print_tables
 
@@ -37,6 +38,9 @@ def report(
         byolbench report results/ --out site/byol-report
     """
     setup_logging()
+    store = ResultsStore(results_dir)
+    if store.root.is_dir() and is_writable_dir(store.root):
+        store.rebuild_index()  # runs.csv from every cell's rows file (jobs, shards)
     rows = load_rows(results_dir)
     result = build_report(rows, results_dir)
     print_tables(result.tables)

@@ -17,20 +17,28 @@ from rich.progress import (
 )
 
 from byolbench.bench.matrix import (
+    Cell,
     MatrixSpec,
     expand,
     parse_seeds,
     spec_from_file,
     split_list,
 )
+from byolbench.bench.plan import write_plan
 from byolbench.bench.presets import preset_overrides
 from byolbench.bench.runner import CellOutcome, RunCallbacks, RunOptions, run_matrix
+from byolbench.bench.shard import parse_shard
+from byolbench.bench.slurm.settings import parse_sbatch_options, settings_from
 from byolbench.cli.console import console, is_main_process, setup_logging
 from byolbench.cli.dry_run import show_dry_run
+from byolbench.cli.slurm_cmd import run_on_slurm
 from byolbench.cli.tables import show_and_write_summary
 from byolbench.config import parse_overrides
+from byolbench.errors import ConfigError
 
 QUICK_HINT = "no backbones, datasets or --config given: running the quick CPU preset"
+EXECUTORS = ("local", "slurm")
+CLUSTER = "Clusters (--executor slurm, --shard)"
 
 
 def _spec(
@@ -137,6 +145,65 @@ def run(
         typer.Option(help="Print the cells, their configs and a compute estimate; train nothing."),
     ] = False,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first failed cell.")] = False,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local: run the cells here, one after another; slurm: submit one SLURM job "
+            "per unfinished cell (a submitit job array) and return.",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = "local",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="With --executor slurm: follow the jobs in a live table until every cell is "
+            "done or failed (exit 1 if one failed).",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Run only part I of N of the matrix (1-based, e.g. 2/4): cells whose position "
+            "modulo N is I-1; N processes given 1/N ... N/N run every cell once.",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = None,
+    partition: Annotated[
+        str | None, typer.Option(help="SLURM partition.", rich_help_panel=CLUSTER)
+    ] = None,
+    gpus_per_node: Annotated[
+        int | None,
+        typer.Option(help="GPUs per job node (one process each).", rich_help_panel=CLUSTER),
+    ] = None,
+    nodes: Annotated[
+        int | None, typer.Option(help="Nodes per job.", rich_help_panel=CLUSTER)
+    ] = None,
+    cpus_per_task: Annotated[
+        int | None, typer.Option(help="CPUs per process.", rich_help_panel=CLUSTER)
+    ] = None,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time", help="Time limit per job, e.g. 90 or 12:00:00.", rich_help_panel=CLUSTER
+        ),
+    ] = None,
+    account: Annotated[
+        str | None, typer.Option(help="SLURM account.", rich_help_panel=CLUSTER)
+    ] = None,
+    qos: Annotated[str | None, typer.Option(help="SLURM QOS.", rich_help_panel=CLUSTER)] = None,
+    mem: Annotated[
+        str | None, typer.Option(help="Memory per node, e.g. 64G.", rich_help_panel=CLUSTER)
+    ] = None,
+    sbatch: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Any other sbatch option, repeatable: --sbatch constraint=a100 --sbatch "
+            "exclusive.",
+            rich_help_panel=CLUSTER,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
     """Pretrain each backbone x dataset x augmentation x seed, evaluate, and tabulate.
@@ -153,6 +220,10 @@ def run(
         byolbench run --config benchmarks/cifar10.toml --set train.epochs=100
 
         accelerate launch -m byolbench run --config benchmarks/cifar10.toml
+
+        byolbench run --config benchmarks/cifar10.toml --executor slurm --gpus-per-node 4
+
+        byolbench run --config benchmarks/cifar10.toml --shard 2/4
     """
     setup_logging(verbose)
     spec = _spec(config, backbones, datasets, augmentations, seeds, preset, recipe)
@@ -169,16 +240,68 @@ def run(
     spec.cli = cli
     spec.sets = parse_overrides(set_ or [])
     cells = expand(spec)
+    selected = _shard_cells(cells, shard)
+    options = RunOptions(results_dir=results_dir, log_with=log_with, fail_fast=fail_fast, cpu=cpu)
+    cluster = {
+        "partition": partition,
+        "gpus_per_node": gpus_per_node,
+        "nodes": nodes,
+        "cpus_per_task": cpus_per_task,
+        "time": time_limit,
+        "account": account,
+        "qos": qos,
+        "mem": mem,
+        "sbatch": parse_sbatch_options(sbatch) if sbatch else None,
+    }
+    if executor == "slurm":
+        settings = settings_from(spec.executor, cluster, spec.source)
+        code = run_on_slurm(selected, cells, settings, options, dry_run=dry_run, wait=wait)
+        if code:
+            raise typer.Exit(code)
+        return
+    _check_local(executor, cluster, wait)
     if dry_run:
-        show_dry_run(cells)
+        show_dry_run(selected)
         return
     main = is_main_process()
-    options = RunOptions(results_dir=results_dir, log_with=log_with, fail_fast=fail_fast, cpu=cpu)
+    if main:
+        write_plan(results_dir, cells)
     with _RunDisplay(enabled=main) as display:
-        outcomes = run_matrix(cells, options, display.callbacks())
+        outcomes = run_matrix(selected, options, display.callbacks())
     if main:
         _print_outcomes(outcomes)
         show_and_write_summary(results_dir, {c.dataset for c in cells})
+
+
+def _shard_cells(cells: list[Cell], shard: str | None) -> list[Cell]:
+    """The cells of ``--shard I/N`` (all cells without it)."""
+    if shard is None:
+        return cells
+    part = parse_shard(shard)
+    chosen = part.select(cells)
+    positions = ", ".join(str(p) for p in part.positions(len(cells)))
+    if is_main_process():
+        console.print(
+            f"[dim]shard {part}: {len(chosen)} of the matrix's {len(cells)} cells "
+            f"(positions {positions or 'none'})[/]"
+        )
+    return chosen
+
+
+def _check_local(executor: str, cluster: dict[str, Any], wait: bool) -> None:
+    """Rejects an unknown executor, and cluster options given to a local run."""
+    if executor not in EXECUTORS:
+        raise ConfigError(
+            f"--executor {executor!r} is not known; valid: {', '.join(EXECUTORS)} (other "
+            "schedulers: start N processes with --shard 1/N ... N/N)"
+        )
+    given = [f"--{k.replace('_', '-')}" for k, v in cluster.items() if v is not None]
+    if wait:
+        given.append("--wait")
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} only apply to --executor slurm; add --executor slurm or drop them"
+        )
 
 
 def _print_outcomes(outcomes: list[CellOutcome]) -> None:

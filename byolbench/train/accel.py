@@ -21,6 +21,15 @@ def _has_accelerator_device() -> bool:
     )
 
 
+def use_cpu(cpu: bool) -> bool:
+    """Whether a run uses the CPU: when asked, or when the machine has no accelerator.
+
+    On a machine without GPUs, Accelerate only forms a multi-process CPU group (gloo) when
+    asked for the CPU explicitly; every ``PartialState`` of a run must be built with this.
+    """
+    return cpu or not _has_accelerator_device()
+
+
 def _device_type(cpu: bool) -> str:
     return PartialState(cpu=cpu).device.type
 
@@ -47,9 +56,7 @@ def make_accelerator(
     if AcceleratorState._shared_state:
         AcceleratorState._reset_state(reset_partial_state=False)
         GradientState._reset_state()
-    # On a machine without GPUs, Accelerate only forms a multi-process CPU group (gloo) when
-    # asked for the CPU explicitly.
-    cpu = cpu or not _has_accelerator_device()
+    cpu = use_cpu(cpu)
     device_type = _device_type(cpu)
     precision = resolve_mixed_precision(mixed_precision, device_type)
     trackers = None

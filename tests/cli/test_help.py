@@ -6,6 +6,7 @@ from byolbench.cli.main import app
 COMMANDS = [
     ["run"],
     ["report"],
+    ["status"],
     ["list"],
     ["export"],
     ["evaluate"],
