@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from bench_lib.peer_lightly import LightlyBYOL, lightly_loader
 
+from bench_lib.peer_lightly import LightlyBYOL, lightly_loader
 from byolbench.byol.momentum import tau_schedule
 from byolbench.train.budget import BudgetPlanner
 from byolbench.train.optim import build_optimizer, scaled_lr, set_lr, warmup_cosine
