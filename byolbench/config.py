@@ -139,6 +139,9 @@ class TrainConfig:
         compile: Compile the BYOL step with ``torch.compile``.
         max_steps: Stop after this many optimizer steps (0: run all epochs); the schedules
             still span all epochs.
+        time_budget: Train for this long instead of ``epochs`` (``90s``, ``10m``, ``1.5h``;
+            empty: off). The trainer times its first steps, then sets the number of optimizer
+            steps so that the LR and tau schedules end exactly when the budget does.
         log_every: Optimizer steps between metric reads (the only host syncs).
         checkpoint_every: Optimizer steps between checkpoints (0: only at epoch ends).
         keep_checkpoints: Number of newest checkpoints to keep.
@@ -154,6 +157,7 @@ class TrainConfig:
     seed: int = 0
     compile: bool = False
     max_steps: int = 0
+    time_budget: str = ""
     log_every: int = 10
     checkpoint_every: int = 0
     keep_checkpoints: int = 2
@@ -271,6 +275,10 @@ class RunConfig:
             ),
             (len(self.eval.linear_l2_grid) >= 1, "eval.linear_l2_grid", "at least one value"),
         ]
+        if self.train.time_budget:
+            from byolbench.train.budget import parse_duration
+
+            parse_duration(self.train.time_budget)
         for ok, key, valid in checks:
             if not ok:
                 value = self.flat()[key]

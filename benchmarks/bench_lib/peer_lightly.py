@@ -32,16 +32,18 @@ class _PILDataset(Dataset):
 
 
 class LightlyBYOL(nn.Module):
-    """Lightly's documented BYOL module (paper head sizes 4096 -> 256)."""
+    """Lightly's documented BYOL module (paper head sizes 4096 -> 256 by default)."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int) -> None:
+    def __init__(
+        self, backbone: nn.Module, feature_dim: int, hidden_dim: int = 4096, out_dim: int = 256
+    ) -> None:
         from lightly.models.modules import BYOLPredictionHead, BYOLProjectionHead
         from lightly.models.utils import deactivate_requires_grad
 
         super().__init__()
         self.backbone = backbone
-        self.projection_head = BYOLProjectionHead(feature_dim, 4096, 256)
-        self.prediction_head = BYOLPredictionHead(256, 4096, 256)
+        self.projection_head = BYOLProjectionHead(feature_dim, hidden_dim, out_dim)
+        self.prediction_head = BYOLPredictionHead(out_dim, hidden_dim, out_dim)
         self.backbone_momentum = copy.deepcopy(self.backbone)
         self.projection_head_momentum = copy.deepcopy(self.projection_head)
         deactivate_requires_grad(self.backbone_momentum)
@@ -64,6 +66,7 @@ def lightly_loader(
     std: Sequence[float],
     batch_size: int,
     workers: int,
+    min_scale: float = 0.08,
 ) -> DataLoader:
     """Lightly's BYOL transforms (no blur at 32 px, as its CIFAR examples) in workers."""
     from lightly.transforms.byol_transform import (
@@ -76,10 +79,13 @@ def lightly_loader(
     normalize = {"mean": list(mean), "std": list(std)}
     transform = BYOLTransform(
         view_1_transform=BYOLView1Transform(
-            input_size=image_size, gaussian_blur=blur, normalize=normalize
+            input_size=image_size, gaussian_blur=blur, normalize=normalize, min_scale=min_scale
         ),
         view_2_transform=BYOLView2Transform(
-            input_size=image_size, gaussian_blur=blur * 0.1, normalize=normalize
+            input_size=image_size,
+            gaussian_blur=blur * 0.1,
+            normalize=normalize,
+            min_scale=min_scale,
         ),
     )
     return DataLoader(

@@ -38,6 +38,7 @@ from byolbench.bench.claim import Claim, ClaimHolder, try_claim
 from byolbench.bench.matrix import Cell
 from byolbench.bench.preflight import check_names
 from byolbench.bench.store import ResultsStore, utc_now, write_json
+from byolbench.config import RunConfig
 from byolbench.data import load_dataset
 from byolbench.data.base import DatasetSplits, limit_pretrain_samples
 from byolbench.env_info import collect_env, device_name, git_commit
@@ -339,8 +340,9 @@ def cell_rows(
         "augmentation": resolve_preset_name(ctx.cell.augmentation, image_size),
         "recipe": ctx.cell.recipe,
         "seed": ctx.cell.seed,
-        "epochs": config.train.epochs,
+        "epochs": trained_epochs(config, result),
         "steps": result.state.step,
+        "time_budget": config.train.time_budget,
         "batch_size": result.global_batch,
         "image_size": image_size,
         "pretrain_samples": len(splits.pretrain),
@@ -368,6 +370,13 @@ def cell_rows(
         }
         for row in rows
     ]
+
+
+def trained_epochs(config: RunConfig, result: TrainResult) -> float:
+    """``train.epochs``, or for a time-budgeted run the passes it made (two decimals)."""
+    if not config.train.time_budget or not result.steps_per_epoch:
+        return config.train.epochs
+    return round(result.state.step / result.steps_per_epoch, 2)
 
 
 def finish_cell(ctx: CellContext, rows: list[dict[str, Any]]) -> CellOutcome:

@@ -95,6 +95,13 @@ def run(
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Pretraining epochs.")] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Pretrain for this long instead of a number of epochs (90s, 10m, 1.5h): the "
+            "schedules are fitted to the steps that fit in it (train.time_budget)."
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(
@@ -230,6 +237,7 @@ def run(
     cli: dict[str, Any] = {}
     for key, value in (
         ("train.epochs", epochs),
+        ("train.time_budget", time_budget),
         ("train.batch_size", batch_size),
         ("data.data_dir", data_dir),
         ("train.mixed_precision", mixed_precision),

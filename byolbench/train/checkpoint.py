@@ -53,6 +53,8 @@ class TrainState:
         last_finite_loss: Newest finite loss read.
         low_std_count: Consecutive metric reads below the collapse threshold.
         collapse_warned: Whether the collapse warning was given.
+        planned_steps: Optimizer steps a time-budgeted run planned (0: not planned yet, or
+            no budget); kept on resume.
     """
 
     step: int = 0
@@ -63,6 +65,7 @@ class TrainState:
     last_finite_loss: float = math.nan
     low_std_count: int = 0
     collapse_warned: bool = False
+    planned_steps: int = 0
 
 
 def checkpoint_step(path: Path) -> int:

@@ -35,6 +35,7 @@ from byolbench.eval.features import extract_features
 from byolbench.eval.knn import knn_classify
 from byolbench.models.backbone import backbone_spec, create_backbone
 from byolbench.train.batches import ShardedBatches
+from byolbench.train.budget import BudgetPlanner, parse_duration
 from byolbench.train.checkpoint import CheckpointManager, TrainState
 from byolbench.train.metrics import (
     DeviceMeter,
@@ -51,6 +52,7 @@ ON_DEVICE_MAX_BYTES = 8 * 1024**3
 # GradScaler halves its scale at every skip: 64 skips in a row take 2**16 below 2**-47, so
 # gradients that still overflow are not finite at any scale.
 MAX_SKIPPED_IN_A_ROW = 64
+UNPLANNED = 2**62
 
 
 class TrainingInterrupted(TrainingError):
@@ -69,6 +71,7 @@ class TrainResult:
         global_batch: Images per optimizer step over all processes.
         resumed_from: The checkpoint the run resumed from, if any.
         history: Logged metric records.
+        steps_per_epoch: Optimizer steps per pass over the pretraining split.
     """
 
     model: BYOL
@@ -78,6 +81,7 @@ class TrainResult:
     global_batch: int = 0
     resumed_from: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    steps_per_epoch: int = 0
 
 
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
@@ -257,13 +261,22 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.train.epochs
         warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
         peak_lr = scaled_lr(cfg.optim, self.global_batch)
-        stop_at = min(total_steps, cfg.train.max_steps) if cfg.train.max_steps else total_steps
 
         generator = torch.Generator(device=acc.device)
         generator.manual_seed(cfg.train.seed * 1_000_003 + 7919 * acc.process_index + 1)
         state, resumed_from = self._resume(raw, optimizer, generator)
         if acc.is_main_process:
             self.metrics.truncate_after(state.step)
+        planner = self._budget_planner(state)
+        if state.planned_steps:
+            total_steps = state.planned_steps
+            warmup_steps = min(warmup_steps, total_steps // 2)
+
+        def limit(total: int) -> int:
+            return min(total, cfg.train.max_steps) if cfg.train.max_steps else total
+
+        # A budgeted run has no step limit until its steps are planned.
+        stop_at = UNPLANNED if planner is not None else limit(total_steps)
 
         images = self._images_on_device()
         meter = DeviceMeter()
@@ -312,11 +325,16 @@ class Trainer:
                         raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
                         self.ema_updates += 1
                         state.step += 1
+                        planned = planner.after_step(state.step) if planner is not None else None
+                        if planned is not None:
+                            total_steps = self._plan(planned, state, planner)
+                            warmup_steps = min(warmup_steps, total_steps // 2)
+                            stop_at, planner = limit(total_steps), None
                         set_lr(
                             optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
                         )
                         if self.on_step is not None:
-                            self.on_step(state.step, stop_at)
+                            self.on_step(state.step, limit(total_steps))
                         logged = state.step % cfg.train.log_every == 0 or state.step == stop_at
                         if logged:
                             elapsed = time.perf_counter() - window_start
@@ -358,7 +376,14 @@ class Trainer:
         throughput = state.images_seen / max(state.train_seconds, 1e-9)
         self._average_buffers(raw)
         return TrainResult(
-            raw, state, total_steps, throughput, self.global_batch, resumed_from, history
+            raw,
+            state,
+            total_steps,
+            throughput,
+            self.global_batch,
+            resumed_from,
+            history,
+            steps_per_epoch,
         )
 
     def _skipped_step(self, state: TrainState) -> None:
@@ -373,6 +398,33 @@ class Trainer:
                 f"at step {state.step} (gradients overflow at every scale); use "
                 "train.mixed_precision=bf16 or no, or lower optim.lr"
             )
+
+    def _budget_planner(self, state: TrainState) -> BudgetPlanner | None:
+        """A planner when ``train.time_budget`` is set and the steps are not planned yet."""
+        budget = self.config.train.time_budget
+        if not budget or state.planned_steps:
+            return None
+        # Several processes must decide at the same step: they time a fixed number of steps.
+        measure = 20 if self.accelerator.num_processes > 1 else None
+        return BudgetPlanner(
+            parse_duration(budget), spent_seconds=state.train_seconds, measure_steps=measure
+        )
+
+    def _plan(self, planned: int, state: TrainState, planner: BudgetPlanner) -> int:
+        """Fixes the run's total optimizer steps (the same on every process)."""
+        if self.accelerator.num_processes > 1:
+            counts = self.accelerator.gather(
+                torch.tensor([planned], device=self.accelerator.device)
+            )
+            planned = int(counts.min().item())
+        state.planned_steps = max(planned, state.step)
+        logger.info(
+            "time budget %s: %.3f s per step, %d optimizer steps planned",
+            self.config.train.time_budget,
+            planner.seconds_per_step,
+            state.planned_steps,
+        )
+        return state.planned_steps
 
     def _average_buffers(self, raw: BYOL) -> None:
         """Averages BatchNorm running statistics over processes so every rank evaluates (and

@@ -1,0 +1,370 @@
+"""Time to accuracy: byolbench against BYOL written with Lightly SSL, at equal wall-clock budgets.
+
+Contenders, each trained for every budget on the same images, then evaluated with the same
+kNN protocol (k=200, T=0.1, cosine on L2-normalised fp32 features of the ONLINE backbone; the
+training split is the bank, the test split is classified), each beside the same network at
+random initialisation:
+
+* ``byolbench``: ``byolbench run``'s quick recipe through byolbench's own trainer
+  (``train.time_budget``: schedules fitted to the budget; checkpoints at epoch ends);
+* ``lightly-engine``: Lightly's documented loop (its heads, loss, momentum update, PIL
+  transforms in a DataLoader worker) given byolbench's recipe (backbone, batch, bf16,
+  optimizer and schedule, tau, crops) and the same budget planning: the gap to ``byolbench``
+  is what the engine buys;
+* ``lightly-docs``: the loop exactly as Lightly's docs show it (ResNet-18 with the CIFAR stem,
+  SGD 0.06, batch 256, fp32, crops >= 8%): the gap to ``lightly-engine`` is what the recipe
+  buys.
+
+Every (contender, budget) run is a fresh process; its result is saved as soon as it is done,
+so an interrupted race resumes where it stopped. Writes ``race-<dataset>.csv``, ``.md`` and a
+plot of kNN against minutes into ``--out``.
+
+    pip install -e ".[bench]"
+    python benchmarks/race.py --dataset cifar10-mini --budgets 5m,10m,20m
+    python benchmarks/race.py --dataset cifar10 --data-dir ~/.cache/byolbench-dev --budgets 10m,30m
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CONTENDERS = ("byolbench", "lightly-engine", "lightly-docs")
+KNN_K = 200
+KNN_TEMPERATURE = 0.1
+
+
+def _splits(args: dict[str, Any]) -> Any:
+    from byolbench.data import load_dataset
+
+    return load_dataset(args["dataset"], args["data_dir"] or None, False, 0)
+
+
+def quick_config(budget: str, seed: int) -> Any:
+    """byolbench's quick recipe with a time budget."""
+    from byolbench.bench.presets import preset_overrides
+    from byolbench.config import RunConfig
+
+    return (
+        RunConfig()
+        .replace({**preset_overrides("quick"), "train.time_budget": budget, "train.seed": seed})
+        .validate()
+    )
+
+
+def engine_recipe(steps_per_epoch: int) -> Any:
+    """Lightly's loop given byolbench's quick recipe."""
+    from bench_lib.race_lightly import LightlyRecipe
+
+    config = quick_config("1m", 0)
+    return LightlyRecipe(
+        backbone=config.model.backbone,
+        batch_size=config.train.batch_size,
+        optimizer=config.optim.name,
+        lr=config.optim.lr,
+        weight_decay=config.optim.weight_decay,
+        warmup_steps=int(round(config.optim.warmup_epochs * steps_per_epoch)),
+        tau_base=config.byol.tau_base,
+        bf16=True,
+        crop_min_scale=config.augment.crop_min_scale,
+        projector_hidden_dim=config.model.projector_hidden_dim,
+        projector_dim=config.model.projector_dim,
+    )
+
+
+def _knn(backbone: Any, splits: Any) -> tuple[float, float]:
+    """kNN top-1 of ``backbone`` (fp32 features) and the seconds it took."""
+    import torch
+
+    from byolbench.augment.transforms import EvalTransform
+    from byolbench.eval.features import extract_features
+    from byolbench.eval.knn import knn_classify
+
+    start = time.perf_counter()
+    transform = EvalTransform(int(splits.test.images.shape[-1]), splits.info.mean, splits.info.std)
+    backbone = backbone.float().to(memory_format=torch.contiguous_format)
+    train = extract_features(backbone, splits.train.images, transform)
+    test = extract_features(backbone, splits.test.images, transform)
+    result = knn_classify(
+        train,
+        splits.train.labels,
+        test,
+        splits.test.labels,
+        splits.info.num_classes,
+        KNN_K,
+        KNN_TEMPERATURE,
+    )
+    return result.top1, time.perf_counter() - start
+
+
+def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
+    import tempfile
+
+    from byolbench.train.accel import make_accelerator
+    from byolbench.train.trainer import Trainer
+
+    splits = _splits(args)
+    config = quick_config(args["budget"], args["seed"])
+    accelerator = make_accelerator(config.train.mixed_precision)
+    with tempfile.TemporaryDirectory() as run_dir:
+        start = time.perf_counter()
+        result = Trainer(config, splits, accelerator, Path(run_dir)).fit()
+        seconds = time.perf_counter() - start
+    top1, eval_seconds = _knn(result.model.backbone, splits)
+    return {
+        "backbone": config.model.backbone,
+        "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
+        f"{accelerator.mixed_precision})",
+        "steps": result.state.step,
+        "pretrain_seconds": seconds,
+        "images_per_second": result.images_per_second,
+        "knn_top1": top1,
+        "eval_seconds": eval_seconds,
+    }
+
+
+def _lightly_worker(args: dict[str, Any]) -> dict[str, Any]:
+    from bench_lib.race_lightly import LightlyRecipe, train_lightly
+
+    from byolbench.train.budget import parse_duration
+
+    splits = _splits(args)
+    images = splits.pretrain.images
+    if args["contender"] == "lightly-engine":
+        recipe = engine_recipe(len(images) // quick_config("1m", 0).train.batch_size)
+    else:
+        recipe = LightlyRecipe()
+    start = time.perf_counter()
+    backbone, info = train_lightly(
+        images,
+        splits.info.mean,
+        splits.info.std,
+        recipe,
+        parse_duration(args["budget"]),
+        args["seed"],
+    )
+    seconds = time.perf_counter() - start
+    top1, eval_seconds = _knn(backbone, splits)
+    return {
+        "backbone": recipe.backbone,
+        "recipe": f"{recipe.optimizer} lr {recipe.lr:g}, batch {recipe.batch_size}, "
+        f"{'bf16' if recipe.bf16 else 'fp32'}",
+        "steps": info["steps"],
+        "pretrain_seconds": seconds,
+        "images_per_second": info["images_per_second"],
+        "knn_top1": top1,
+        "eval_seconds": eval_seconds,
+    }
+
+
+def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from byolbench.models.backbone import create_backbone
+
+    splits = _splits(args)
+    torch.manual_seed(args["seed"])
+    backbone = create_backbone(args["backbone"], int(splits.test.images.shape[-1]))
+    top1, eval_seconds = _knn(backbone, splits)
+    return {"backbone": args["backbone"], "knn_top1": top1, "eval_seconds": eval_seconds}
+
+
+WORKERS = {
+    "byolbench": _byolbench_worker,
+    "lightly-engine": _lightly_worker,
+    "lightly-docs": _lightly_worker,
+}
+
+
+def _child(fn: Any, args: dict[str, Any], queue: Any) -> None:
+    queue.put(fn(args))
+
+
+def run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """``fn(args)`` in a fresh, non-daemonic process (it may start DataLoader workers)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(fn, args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def _cached(path: Path, compute: Any) -> dict[str, Any]:
+    """The saved result at ``path``, or ``compute()`` saved there atomically."""
+    from byolbench.bench.store import write_json
+
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = compute()
+    write_json(path, result)
+    return result
+
+
+def _environment() -> dict[str, str]:
+    import timm
+    import torch
+
+    import byolbench
+
+    try:
+        import lightly
+
+        lightly_version = lightly.__version__
+    except ImportError:
+        lightly_version = "not installed"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        amx = "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        amx = False
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{cpu}, {torch.get_num_threads()} threads, AMX-BF16: {'yes' if amx else 'no'}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "lightly": lightly_version,
+        "byolbench": byolbench.__version__,
+    }
+
+
+def _markdown(rows: list[dict[str, Any]], env: dict[str, str], dataset: str, sizes: str) -> str:
+    lines = [
+        f"# Race on {dataset}: kNN top-1 at equal pretraining time",
+        "",
+        *(f"- {k}: {v}" for k, v in env.items()),
+        f"- data: {sizes}",
+        f"- protocol: kNN k={KNN_K}, T={KNN_TEMPERATURE}, cosine on L2-normalised fp32 "
+        "features of the online backbone; bank = training split, queries = test split",
+        "",
+        "| contender | backbone | recipe | budget | steps | pretrain s | img/s | kNN top-1 | "
+        "same net at random init | gain |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['contender']} | {row['backbone']} | {row['recipe']} | {row['budget']} | "
+            f"{row['steps']} | {row['pretrain_seconds']:.0f} | {row['images_per_second']:.1f} | "
+            f"{row['knn_top1']:.2f} | {row['random_top1']:.2f} | {row['gain']:+.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.5, 4.2))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    randoms: dict[str, float] = {}
+    for index, contender in enumerate(CONTENDERS):
+        mine = sorted(
+            (r for r in rows if r["contender"] == contender), key=lambda r: r["budget_seconds"]
+        )
+        if not mine:
+            continue
+        colour = f"C{index}"
+        axes.plot(
+            [r["budget_seconds"] / 60 for r in mine],
+            [r["knn_top1"] for r in mine],
+            marker="o",
+            color=colour,
+            label=f"{contender} ({mine[0]['backbone']})",
+        )
+        randoms.setdefault(mine[0]["backbone"], mine[0]["random_top1"])
+    for index, (backbone, level) in enumerate(randoms.items()):
+        axes.axhline(level, color="grey", linestyle=["--", ":"][index % 2], linewidth=1)
+        axes.annotate(f"{backbone} at random init", (0, level), fontsize="small", va="bottom")
+    axes.set_xlabel("pretraining budget (minutes)")
+    axes.set_ylabel("kNN top-1 (%)")
+    axes.set_title(f"{dataset}: kNN top-1 against pretraining time")
+    axes.set_xlim(left=0)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
+
+
+def main() -> None:
+    """Runs (or resumes) the race and writes its table and plot."""
+    from byolbench.atomic import write_text
+    from byolbench.bench.report_tables import file_slug
+    from byolbench.train.budget import parse_duration
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="cifar10-mini")
+    parser.add_argument("--data-dir", default="")
+    parser.add_argument("--budgets", default="5m,10m,20m")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    for budget in budgets:
+        parse_duration(budget, "--budgets")
+    unknown = [c for c in contenders if c not in CONTENDERS]
+    if unknown:
+        sys.exit(f"unknown contender(s) {unknown}; valid: {', '.join(CONTENDERS)}")
+    slug = file_slug(args.dataset)
+    cache = args.out / f"race-{slug}"
+    common = {"dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
+    env = _environment()
+    print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
+    rows = []
+    for budget in budgets:
+        for contender in contenders:
+            task = {**common, "budget": budget, "contender": contender}
+            path = cache / f"{contender}-{budget}-s{args.seed}.json"
+            print(f"{contender} for {budget} ...", flush=True)
+            result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
+            random = _cached(
+                cache / f"random-{result['backbone']}-s{args.seed}.json",
+                lambda b=result["backbone"]: run_isolated(
+                    _random_worker, {**common, "backbone": b}
+                ),
+            )
+            row = {
+                "contender": contender,
+                "budget": budget,
+                "budget_seconds": parse_duration(budget),
+                **result,
+                "random_top1": random["knn_top1"],
+                "gain": result["knn_top1"] - random["knn_top1"],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    splits = _splits(common)
+    sizes = (
+        f"{len(splits.pretrain)} pretraining / {len(splits.train)} bank / {len(splits.test)} "
+        f"test images of {splits.test.images.shape[-1]} px"
+    )
+    table = _markdown(rows, env, args.dataset, sizes)
+    print("\n" + table)
+    import pandas as pd
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text(args.out / f"race-{slug}.md", table)
+    write_text(args.out / f"race-{slug}.csv", pd.DataFrame(rows).to_csv(index=False))
+    _plot(rows, args.dataset, args.out / f"race-{slug}.png")
+    print(f"wrote {args.out / f'race-{slug}'}.md, .csv and .png")
+
+
+if __name__ == "__main__":
+    main()

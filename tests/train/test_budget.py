@@ -1,0 +1,129 @@
+"""Training to a time budget: parsing, planning from a patched clock, schedules, resume."""
+
+import json
+import math
+
+import pytest
+
+from byolbench.errors import ConfigError, TrainingError
+from byolbench.train import budget
+from byolbench.train.accel import make_accelerator
+from byolbench.train.budget import BudgetPlanner, format_duration, parse_duration
+from byolbench.train.trainer import Trainer
+from tests.train.helpers import tiny_config
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0), ("600", 600.0), (" 2 M ", 120.0)],
+)
+def test_durations_parse(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten minutes", "10d", "-5m", "0s", "m"])
+def test_bad_durations_are_one_line_errors(text):
+    with pytest.raises(ConfigError) as info:
+        parse_duration(text)
+    assert "train.time_budget" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_durations_format_back():
+    assert [format_duration(s) for s in (600, 90, 5400, 7.5)] == ["10m", "90s", "1.5h", "7.5s"]
+
+
+class FakeClock:
+    """Advances by ``dt`` seconds per optimizer step (the trainer's on_step ticks it)."""
+
+    def __init__(self, dt: float) -> None:
+        self.t = 1000.0
+        self.dt = dt
+
+    def __call__(self) -> float:
+        return self.t
+
+    def tick(self, *_: object) -> None:
+        self.t += self.dt
+
+
+def test_planner_fills_the_rest_of_the_budget():
+    clock = FakeClock(0.5)
+    planner = BudgetPlanner(20.0, clock=clock, warmup_steps=3, measure_steps=5)
+    planned = None
+    step = 0
+    while planned is None:
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step)
+    assert step == 8  # 3 warm-up steps, then 5 timed ones
+    assert planner.seconds_per_step == pytest.approx(0.5)
+    # 8 steps took 4 s of the 20 s: 32 more steps of 0.5 s fit
+    assert planned == 8 + 32
+
+
+def test_planner_counts_budget_spent_by_earlier_sessions():
+    clock = FakeClock(1.0)
+    planner = BudgetPlanner(30.0, spent_seconds=20.0, clock=clock, warmup_steps=1, measure_steps=2)
+    planned = None
+    step = 100
+    while planned is None:
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step)
+    # 20 s spent before, 3 s this session: 7 steps of 1 s remain
+    assert planned == step + 7
+
+
+def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None):
+    clock = FakeClock(dt)
+    monkeypatch.setattr(budget, "now", clock)
+    config = tiny_config(
+        **{
+            "train.time_budget": "10s",
+            "train.epochs": 1,
+            "train.log_every": 1,
+            "train.checkpoint_every": 4,
+            "optim.warmup_epochs": 1.0,
+        }
+    )
+
+    def on_step(step: int, total: int) -> None:
+        clock.tick()
+        if stop_at_step is not None and step == stop_at_step:
+            raise KeyboardInterrupt
+
+    trainer = Trainer(config, tiny_splits, make_accelerator("no"), run_dir, on_step=on_step)
+    return trainer.fit()
+
+
+def test_planned_steps_follow_the_clock_and_schedules_end_there(tiny_splits, monkeypatch):
+    # 64 images, batch 8: 8 steps per epoch; 10 s at 0.25 s per step is about 40 steps, i.e.
+    # several epochs although train.epochs is 1.
+    result = _budget_run(tiny_splits, monkeypatch, dt=0.25)
+    assert 37 <= result.state.planned_steps <= 41
+    assert result.state.step == result.state.planned_steps == result.total_steps
+    assert result.state.epoch >= 4
+    last = result.history[-1]
+    assert last["step"] == result.state.step
+    assert last["tau"] == pytest.approx(1.0)  # tau reaches 1 exactly at the planned end
+    assert last["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine reaches 0 there too
+    slower = _budget_run(tiny_splits, monkeypatch, dt=0.5)
+    assert 17 <= slower.state.planned_steps <= 21  # half as fast: half the steps
+
+
+def test_resume_keeps_the_planned_steps(tiny_splits, monkeypatch, tmp_path):
+    with pytest.raises(TrainingError):
+        _budget_run(tiny_splits, monkeypatch, dt=0.25, run_dir=tmp_path, stop_at_step=14)
+    saved = sorted((tmp_path / "checkpoints").iterdir())[-1]
+    planned = json.loads((saved / "state.json").read_text())["state"]["planned_steps"]
+    assert 37 <= planned <= 41
+    # The resumed session runs four times slower; it must not plan again.
+    result = _budget_run(tiny_splits, monkeypatch, dt=1.0, run_dir=tmp_path)
+    assert result.resumed_from
+    assert result.state.planned_steps == planned == result.state.step
+    assert math.isclose(result.history[-1]["tau"], 1.0)
+
+
+def test_time_budget_is_validated_with_the_config():
+    with pytest.raises(ConfigError, match="train.time_budget='soon'"):
+        tiny_config(**{"train.time_budget": "soon"}).validate()
