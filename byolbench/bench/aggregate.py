@@ -77,8 +77,9 @@ SUMMARY_COLUMNS = (
     "n_duplicates",
     "pretrain_seconds",
     "images_per_second",
+    "rankme_mean",
 )
-NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second")
+NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second", "rankme")
 
 ReferenceCell = Callable[[pd.Series], str]
 
@@ -161,7 +162,8 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         One row per ``GROUP_KEYS`` with ``settings`` (the configuration's settings that
         differ from the defaults, JSON), ``top1_mean``, ``top1_std``, ``top5_mean``,
         ``top5_std``, ``n_seeds``, ``n_duplicates`` (rows of an already counted seed that were
-        left out), ``pretrain_seconds`` (mean) and ``images_per_second`` (mean).
+        left out), ``pretrain_seconds`` (mean), ``images_per_second`` (mean) and
+        ``rankme_mean`` (mean RankMe of the test features).
     """
     if rows.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
@@ -183,6 +185,7 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         n_seeds=("seed", "nunique"),
         pretrain_seconds=("pretrain_seconds", "mean"),
         images_per_second=("images_per_second", "mean"),
+        rankme_mean=("rankme", "mean"),
     )
     out = out.join(dropped, how="left").reset_index()
     out["n_duplicates"] = out["n_duplicates"].fillna(0).astype(int)
@@ -242,6 +245,14 @@ def _differs_by_group(part: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def _setting_rankme(rows: pd.DataFrame, method: str) -> float:
+    """Mean RankMe of a setting's method (every protocol row of a backbone carries the same
+    value); NaN when not recorded."""
+    values = pd.to_numeric(rows.loc[rows["method"] == method, "rankme_mean"], errors="coerce")
+    values = values.dropna()
+    return float(values.iloc[0]) if not values.empty else math.nan
+
+
 def _pretrain_seconds(rows: pd.DataFrame) -> float:
     """Mean BYOL pretraining time of a setting, from its group with the most seeds."""
     byol = rows[rows["method"] == "byol"]
@@ -265,7 +276,8 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     others present) ``<m>_top1_mean``, ``<m>_top1_std``, ``<m>_top5_mean``, ``<m>_top5_std``,
     ``<m>_n_seeds`` (0 and NaN when missing), then ``gain_top1`` (BYOL minus random, points),
     ``n_duplicates`` and ``pretrain_seconds`` (mean over the seeds of the setting's BYOL group
-    with the most seeds).
+    with the most seeds). Each method also gets ``<m>_rankme`` (mean RankMe of its test
+    features; NaN when not recorded).
     """
     part = dataset_rows(summary, dataset)
     if part.empty:
@@ -289,6 +301,7 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
                 for stat in ("top1_mean", "top1_std", "top5_mean", "top5_std"):
                     record[f"{method}_{stat}"] = math.nan if first is None else first[stat]
                 record[f"{method}_n_seeds"] = 0 if first is None else int(first["n_seeds"])
+                record[f"{method}_rankme"] = _setting_rankme(rows, method)
             byol = record.get("byol_top1_mean", math.nan)
             random = record.get("random_top1_mean", math.nan)
             record["gain_top1"] = float(byol) - float(random)  # type: ignore[arg-type]
@@ -332,7 +345,7 @@ def comparison_table(
     ``seeds``, then for each protocol ``<P> BYOL``, ``<P> random`` (and ``<P> <method>`` for
     other methods), ``<P> gain`` (points), optionally ``<P> published`` (from
     ``reference_cell``, called with the numeric record of ``comparison_records``), then
-    ``pretrain min``.
+    ``RankMe <method>`` (when recorded) and ``pretrain min``.
 
     Args:
         summary: ``aggregate`` output.
@@ -380,6 +393,10 @@ def comparison_table(
             row[f"{label} gain"] = "-" if gain != gain else f"{gain:+.2f}"
             if reference_cell is not None:
                 row[f"{label} published"] = reference_cell(record)
+        for method in methods:
+            value = first.get(f"{method}_rankme", math.nan)
+            if value == value:
+                row[f"RankMe {METHOD_LABELS.get(method, method)}"] = f"{value:.1f}"
         minutes = first["pretrain_seconds"] / 60
         row["pretrain min"] = "-" if minutes != minutes else f"{minutes:.1f}"
         out.append(row)
