@@ -78,6 +78,7 @@ SUMMARY_COLUMNS = (
     "pretrain_seconds",
     "images_per_second",
     "rankme_mean",
+    "headline",
 )
 NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second", "rankme")
 
@@ -163,11 +164,13 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         differ from the defaults, JSON), ``top1_mean``, ``top1_std``, ``top5_mean``,
         ``top5_std``, ``n_seeds``, ``n_duplicates`` (rows of an already counted seed that were
         left out), ``pretrain_seconds`` (mean), ``images_per_second`` (mean) and
-        ``rankme_mean`` (mean RankMe of the test features).
+        ``rankme_mean`` (mean RankMe of the test features) and ``headline`` (the run marked
+        this kNN k as its ``eval.knn_k``).
     """
     if rows.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     rows = latest_per_cell(normalise_rows(rows))
+    rows["headline"] = rows["protocol_details"].map(_is_headline)
     for column in NUMERIC_COLUMNS:
         rows[column] = pd.to_numeric(rows[column], errors="coerce")
     keys = list(GROUP_KEYS)
@@ -186,6 +189,7 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         pretrain_seconds=("pretrain_seconds", "mean"),
         images_per_second=("images_per_second", "mean"),
         rankme_mean=("rankme", "mean"),
+        headline=("headline", "max"),
     )
     out = out.join(dropped, how="left").reset_index()
     out["n_duplicates"] = out["n_duplicates"].fillna(0).astype(int)
@@ -306,6 +310,7 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
             random = record.get("random_top1_mean", math.nan)
             record["gain_top1"] = float(byol) - float(random)  # type: ignore[arg-type]
             record["n_duplicates"] = int(hits["n_duplicates"].sum())
+            record["headline"] = bool(hits["headline"].fillna(False).astype(bool).any())
             record["pretrain_seconds"] = _pretrain_seconds(rows)
             records.append(record)
     return pd.DataFrame.from_records(records)
@@ -405,15 +410,33 @@ def comparison_table(
     return table
 
 
+def _is_headline(details: object) -> bool:
+    """Whether a row's ``protocol_details`` (JSON text or a dict) mark its kNN k as the
+    run's headline ``eval.knn_k``."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return False
+    return isinstance(details, dict) and details.get("headline") is True
+
+
 def headline_variants(records: pd.DataFrame) -> pd.DataFrame:
-    """Keeps one variant per protocol: for kNN ``k=200`` when present, else the variant with
-    the most records; other protocols keep every variant (few-shot fractions are different
-    measurements, shown side by side)."""
+    """Keeps one variant per protocol: for kNN the one the runs marked as their headline
+    (``eval.knn_k``), else ``k=200`` when present, else the variant with the most records;
+    other protocols keep every variant (few-shot fractions are different measurements, shown
+    side by side)."""
     knn = records[records["protocol"] == "knn"]
     if knn.empty or knn["variant"].nunique() < 2:
         return records
     counts = knn["variant"].value_counts()
-    headline = "k=200" if "k=200" in counts.index else str(counts.index[0])
+    marked = (
+        knn.loc[knn["headline"].fillna(False).astype(bool), "variant"] if "headline" in knn else []
+    )
+    if len(marked):
+        headline = str(marked.value_counts().index[0])
+    else:
+        headline = "k=200" if "k=200" in counts.index else str(counts.index[0])
     return records[(records["protocol"] != "knn") | (records["variant"] == headline)]
 
 

@@ -166,13 +166,14 @@ def curve_plot(curves: Sequence[Curve], dataset: str, metric: str, name: str) ->
     for curve in chosen:
         first = curve.setting not in colours
         colours.setdefault(curve.setting, f"C{len(colours) % 10}")
+        frame = curve.frame[curve.frame[metric].notna()]  # records of other metrics: no gaps
         axes.plot(
-            curve.frame["epoch"],
-            curve.frame[metric],
+            frame["epoch"],
+            frame[metric],
             color=colours[curve.setting],
             alpha=0.8,
             linewidth=1.2,
-            marker="o" if len(curve.frame) <= 30 else None,  # a short run is still visible
+            marker="o" if len(frame) <= 30 else None,  # a short run is still visible
             markersize=3,
             label=curve.setting if first else None,
         )

@@ -1,8 +1,10 @@
 """Runs matrix cells through named stages; resumable, claimed, written once.
 
 A cell goes through ``start_cell`` (accelerator, run folder, config and environment records),
-``load_cell_data``, ``pretrain_cell``, ``save_cell_weights``, ``evaluate_cell`` (the online
-backbone and the init baselines), ``cell_rows`` (result rows with their provenance) and
+``load_cell_data``, ``load_transfer_data`` (``eval.datasets``, before any compute is spent),
+``pretrain_cell``, ``save_cell_weights``, ``evaluate_cell`` (the online backbone and the init
+baselines, in-domain and on each transfer dataset), ``cell_rows`` (result rows with their
+provenance) and
 ``finish_cell`` (the rows file written atomically, the index rebuilt, checkpoints dropped).
 The local loop (``run_matrix``) and a cluster job (``byolbench.bench.slurm``) call the same
 ``run_cell``.

@@ -130,9 +130,9 @@ def transfer_tables(summary: pd.DataFrame, variants: bool = False) -> list[Trans
         return []
     pairs = protocols_in(part)
     if not variants:
-        frame = pd.DataFrame(pairs, columns=["protocol", "variant"])
-        kept = headline_variants(frame)
-        pairs = [(str(p), str(v)) for p, v in zip(kept["protocol"], kept["variant"], strict=True)]
+        kept = headline_variants(part)
+        shown = set(zip(kept["protocol"].astype(str), kept["variant"].astype(str), strict=True))
+        pairs = [pair for pair in pairs if pair in shown]
     tables = []
     for protocol, variant in pairs:
         records = _records(part, protocol, variant)

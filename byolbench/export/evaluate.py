@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from byolbench.export.pretrained import create_pretrained_backbone, pretrained_c
 from byolbench.export.source import BackboneSource
 from byolbench.train.online_probe import PROBE_FILE, load_probe_head
 from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
+
+logger = logging.getLogger(__name__)
 
 METHOD_BYOL = "byol"
 METHOD_TIMM = "timm-pretrained"
@@ -242,6 +245,13 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
     run_config = source.run_config()
     seed = run_config.train.seed if run_config else 0
     eval_config = _eval_config(request, run_config.eval if run_config else EvalConfig())
+    if not request.protocols and "online-linear" in eval_config.protocols:
+        try:  # the run's own protocols: online-linear only where its probe applies
+            _online_probe(source, request, eval_config.protocols)
+        except ConfigError as exc:
+            logger.info("leaving out online-linear: %s", exc)
+            kept = tuple(p for p in eval_config.protocols if p != "online-linear")
+            eval_config = dataclasses.replace(eval_config, protocols=kept or ("knn",))
     probe = _online_probe(source, request, eval_config.protocols)
     backbone = source.load()
     splits = _load_splits(request, source.mean, source.std)

@@ -68,7 +68,7 @@ class FeatureHooks:
         self, features: Sequence[torch.Tensor] | None, indices: torch.Tensor, step: int
     ) -> None:
         """Feeds one micro-batch's online features (detached) to the probe and the monitor."""
-        if features is None:
+        if not features:  # a model that does not expose its features
             return
         if self.probe is not None:
             self.probe.observe(features, indices, step)

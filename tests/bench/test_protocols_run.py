@@ -132,6 +132,10 @@ def test_evaluate_reruns_the_protocols_on_the_saved_weights(run):
     with pytest.raises(ConfigError) as info:
         evaluate_source(open_source(run["run"]), EvaluateRequest(cars, ("online-linear",)))
     assert "trained on" in str(info.value) and "\n" not in str(info.value)
+    own_protocols = evaluate_source(
+        open_source(run["run"]), EvaluateRequest(cars, device="cpu")
+    )  # the run's own protocols, without the probe that only fits its own labels
+    assert {r["protocol"] for r in own_protocols} == {"knn", "linear", "finetune", "fewshot"}
 
 
 def test_unknown_transfer_datasets_fail_before_training(tmp_path):

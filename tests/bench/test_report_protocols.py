@@ -155,3 +155,26 @@ def test_tsne_map_is_written_read_back_and_drawn(tmp_path):
     ).all()
     plot = embedding_map_plot([("resnet18", method, frame)], "d", ["a", "b", "c", "d"], "m.png")
     assert plot is not None and plot.png.startswith(PNG_SIGNATURE)
+
+
+def test_the_runs_own_headline_k_wins_over_k200():
+    rows = []
+    for k in (20, 200):
+        details = json.dumps(
+            {"k": k, "temperature": 0.1, **({"headline": True} if k == 20 else {})}
+        )
+        for method, top1 in (("byol", 60.0 + k / 100), ("random", 20.0)):
+            rows.append(
+                result_row(
+                    "cifar10",
+                    "resnet18",
+                    0,
+                    method,
+                    "knn",
+                    top1,
+                    variant=f"k={k}",
+                    protocol_details=details,
+                )
+            )
+    table = comparison_table(aggregate(pd.DataFrame(rows)), "cifar10")
+    assert table.loc[0, "kNN BYOL"] == "60.20"  # eval.knn_k=20, not the swept k=200

@@ -92,9 +92,7 @@ def test_report_variants_option(tmp_path):
     rows = []
     for k, top1 in ((20, 70.0), (200, 75.0)):
         for method in ("byol", "random"):
-            rows.append(
-                result_row("cifar10", "resnet18", 0, method, "knn", top1, variant=f"k={k}")
-            )
+            rows.append(result_row("cifar10", "resnet18", 0, method, "knn", top1, variant=f"k={k}"))
     write_runs(tmp_path, rows)
     default = CliRunner().invoke(app, ["report", str(tmp_path), "--out", str(tmp_path / "a")])
     assert default.exit_code == 0, default.output
