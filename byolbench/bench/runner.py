@@ -359,7 +359,8 @@ def evaluate_cell(
             backbones.append((method, baseline))
             probe = None
             if result.online_probe is not None and ctx.main:
-                _phase(ctx.callbacks, f"training the online-recipe probe on the frozen {label}")
+                text = f"evaluating online-linear: the probe recipe on the frozen {label}"
+                _phase(ctx.callbacks, text)
                 probe = frozen_probe_result(
                     baseline, splits, config, image_size, result, eval_kwargs
                 )
@@ -377,7 +378,7 @@ def evaluate_cell(
     transfer_eval = dataclasses.replace(
         config.eval, protocols=tuple(p for p in config.eval.protocols if p != "online-linear")
     )
-    for name, other in transfer:
+    for name, other in transfer if transfer_eval.protocols else ():
         for method, backbone in backbones:
             _phase(ctx.callbacks, f"evaluating {method} on {name} (transfer)")
             found = evaluate_backbone(
