@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PROBE_FILE = "online_probe.safetensors"
 STATE_PREFIX = "online_probe."
+COUNTERS = "counters"  # updates and seconds so far, kept across a resume
 
 
 def has_labels(labels: torch.Tensor) -> bool:
@@ -163,8 +164,11 @@ class OnlineProbe:
     # -- state ---------------------------------------------------------------------------
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """Weights and momentum buffers, for training checkpoints."""
+        """Weights, momentum buffers and counters, for training checkpoints."""
         out = {f"{STATE_PREFIX}{k}": v.detach() for k, v in self.head.state_dict().items()}
+        out[f"{STATE_PREFIX}{COUNTERS}"] = torch.tensor(
+            [float(self.updates), self.seconds], dtype=torch.float64
+        )
         for name, param in self.head.named_parameters():
             buffer = self.optimizer.state.get(param, {}).get("momentum_buffer")
             if buffer is not None:
@@ -174,6 +178,7 @@ class OnlineProbe:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> bool:
         """Restores ``state_tensors``; returns whether the checkpoint had the probe."""
         own = {k[len(STATE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(STATE_PREFIX)}
+        counters = own.pop(COUNTERS, None)
         weights = {k: v for k, v in own.items() if not k.startswith("momentum.")}
         if set(weights) != set(self.head.state_dict()):
             return False
@@ -182,6 +187,8 @@ class OnlineProbe:
             buffer = own.get(f"momentum.{name}")
             if buffer is not None:
                 self.optimizer.state[param]["momentum_buffer"] = buffer.to(self.device).clone()
+        if counters is not None:
+            self.updates, self.seconds = int(counters[0]), float(counters[1])
         return True
 
     def save(self, path: Path, dataset: str) -> None:

@@ -90,6 +90,7 @@ def test_a_resumed_run_keeps_the_probe_of_its_checkpoint(tmp_path, tiny_splits):
     again = Trainer(config, tiny_splits, make_accelerator("no"), tmp_path).fit()
     assert again.resumed_from and again.state.step == first.state.step
     assert torch.equal(again.online_probe.head.weight, first.online_probe.head.weight)
+    assert again.online_probe.updates == first.online_probe.updates == 8  # counted across
     momentum = first.online_probe.state_tensors()["online_probe.momentum.weight"]
     assert torch.equal(again.online_probe.state_tensors()["online_probe.momentum.weight"], momentum)
 
