@@ -91,7 +91,9 @@ def _knn(backbone: Any, splits: Any) -> tuple[float, float]:
     from byolbench.eval.knn import knn_classify
 
     start = time.perf_counter()
-    transform = EvalTransform(int(splits.test.images.shape[-1]), splits.info.mean, splits.info.std)
+    transform = EvalTransform(
+        splits.info.training_size, splits.info.mean, splits.info.std, splits.info.crop_pct
+    )
     backbone = backbone.float().to(memory_format=torch.contiguous_format)
     train = extract_features(backbone, splits.train.images, transform)
     test = extract_features(backbone, splits.test.images, transform)

@@ -19,7 +19,9 @@ from byolbench.errors import ConfigError, close_matches
 
 MIXED_PRECISION_CHOICES = ("auto", "no", "bf16", "fp16")
 OPTIMIZER_CHOICES = ("lars", "sgd", "adamw")
-PROTOCOL_CHOICES = ("knn", "linear")
+PROTOCOL_CHOICES = ("knn", "linear", "finetune", "online-linear", "fewshot")
+FINETUNE_OPTIMIZER_CHOICES = ("auto", "sgd", "adamw")
+EMBEDDING_MAP_CHOICES = ("off", "umap", "tsne")
 
 
 @dataclass(frozen=True)
@@ -167,16 +169,57 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Frozen-feature evaluation of the online backbone.
+    """Evaluation of the online backbone, always beside the same backbone at random init.
+
+    Every hyper-parameter a protocol chooses is chosen on held-out TRAINING data, never on
+    the test split; each value's source is named below.
 
     Attributes:
-        protocols: Any of ``knn`` and ``linear``.
-        knn_k: Neighbours voting in the kNN classifier.
-        knn_temperature: Votes are weighted by ``exp(similarity / temperature)``.
+        protocols: Any of ``knn``, ``linear`` (frozen features), ``fewshot`` (linear probe on
+            1%/10% of the labels), ``finetune`` (whole backbone + head) and ``online-linear``
+            (a probe trained during pretraining). Default ``knn,linear``: the cheap ones.
+        datasets: Transfer: other datasets the frozen backbone is also evaluated on (each
+            with its own train/test split, normalised with the pretraining statistics), e.g.
+            ``cifar100,stl10,imagefolder:PATH``.
+        knn_k: Headline neighbours of the kNN classifier (200: InstDisc, Wu et al. 2018).
+        knn_sweep: More k computed in the same pass (one similarity matrix); each is a row
+            (variant ``k=10`` ...). (10, 20, 100, 200): the k of lightly's and solo-learn's
+            kNN reports.
+        knn_temperature: Votes are weighted by ``exp(similarity / temperature)`` (0.1: InstDisc).
         linear_val_fraction: Part of the training split held out to choose the probe's
             L2 regularisation; the probe is then refit on the whole training split.
         linear_l2_grid: Candidate L2 strengths for the probe.
         linear_max_iter: L-BFGS iterations per probe fit.
+        fewshot_fractions: Label fractions of the few-shot probe (1% and 10%: the BYOL paper's
+            semi-supervised table, Grill et al. 2020, Table 2).
+        fewshot_val_fraction: Part of each few-shot subset held out to choose the L2 strength
+            (our choice: 20%, so the 1% subsets keep a few held-out images per class).
+        finetune_epochs: Epochs per fine-tuning candidate (our choice: short; the BYOL paper
+            fine-tunes 30-50 ImageNet epochs).
+        finetune_lr_grid: Candidate base learning rates per 256 images; empty uses the
+            family recipe (``byolbench.eval.finetune.FINETUNE_RECIPES``: SGD 0.01, 0.05;
+            AdamW 1e-4, 5e-4).
+        finetune_optimizer: ``auto`` (SGD with Nesterov momentum for convnets, AdamW for
+            transformers), ``sgd`` or ``adamw``.
+        finetune_weight_decay: Weight decay; negative uses the recipe's (SGD 1e-4: He et al.
+            2016; AdamW 0.05: DeiT/MAE).
+        finetune_layer_decay: Layer-wise lr decay of transformers (1.0: off; MAE uses 0.65-0.75).
+        finetune_batch_size: Images per fine-tuning step (our choice; lr scales as batch/256).
+        finetune_warmup_epochs: Linear warm-up before the cosine decay (our choice).
+        finetune_val_fraction: Part of the training split held out to choose the lr (as the
+            linear probe's 10%).
+        finetune_crop_min_scale: Lower bound of the random-resized-crop area (our choice: 0.2;
+            ImageNet recipes use 0.08, which destroys too much of a 32 px image).
+        online_lr: Learning rate of the online probe's SGD (0.1: solo-learn's classifier_lr).
+        online_weight_decay: Its weight decay (0: solo-learn's classifier group).
+        rankme_every: Optimizer steps between RankMe readings of the online features during
+            pretraining (logged to metrics.jsonl; 0: off). Free: it reuses the step's features.
+        rankme_samples: Rows RankMe is computed on, in result rows (test features) and during
+            pretraining (newest training features). Garrido et al. 2023 use 25,600 on
+            ImageNet; 4,096 stays above the width of common backbones (at most 2,048).
+        embedding_map: ``umap`` or ``tsne``: save a 2-D map of test features of BYOL and
+            random init for the report (needs ``pip install 'byolbench[maps]'``); ``off``.
+        embedding_map_samples: Test images on the map.
         random_baseline: Also evaluate the same backbone at random initialisation.
         batch_size: Images per batch when extracting features.
         monitor_every: During pretraining, log the kNN top-1 of the online backbone on the
@@ -184,14 +227,38 @@ class EvalConfig:
     """
 
     protocols: tuple[str, ...] = ("knn", "linear")
+    datasets: tuple[str, ...] = ()
     knn_k: int = 200
+    knn_sweep: tuple[int, ...] = (10, 20, 100, 200)
     knn_temperature: float = 0.1
     linear_val_fraction: float = 0.1
     linear_l2_grid: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
     linear_max_iter: int = 200
+    fewshot_fractions: tuple[float, ...] = (0.01, 0.1)
+    fewshot_val_fraction: float = 0.2
+    finetune_epochs: int = 3
+    finetune_lr_grid: tuple[float, ...] = ()
+    finetune_optimizer: str = "auto"
+    finetune_weight_decay: float = -1.0
+    finetune_layer_decay: float = 1.0
+    finetune_batch_size: int = 128
+    finetune_warmup_epochs: float = 0.5
+    finetune_val_fraction: float = 0.1
+    finetune_crop_min_scale: float = 0.2
+    online_lr: float = 0.1
+    online_weight_decay: float = 0.0
+    rankme_every: int = 100
+    rankme_samples: int = 4096
+    embedding_map: str = "off"
+    embedding_map_samples: int = 2000
     random_baseline: bool = True
     batch_size: int = 512
     monitor_every: int = 0
+
+    @property
+    def knn_ks(self) -> tuple[int, ...]:
+        """Every k the kNN protocol reports: the sweep and the headline, ascending."""
+        return tuple(sorted({*self.knn_sweep, self.knn_k}))
 
 
 @dataclass(frozen=True)
@@ -232,6 +299,7 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Checks values that types alone cannot; returns ``self`` for chaining."""
+        parse_protocols(self.eval.protocols, "eval.protocols")
         checks: list[tuple[bool, str, str]] = [
             (
                 self.train.mixed_precision in MIXED_PRECISION_CHOICES,
@@ -243,11 +311,6 @@ class RunConfig:
                 self.model.small_image_stem in ("auto", "on", "off"),
                 "model.small_image_stem",
                 "auto, on, off",
-            ),
-            (
-                all(p in PROTOCOL_CHOICES for p in self.eval.protocols),
-                "eval.protocols",
-                "a subset of knn, linear",
             ),
             (self.train.epochs >= 1, "train.epochs", "an integer >= 1"),
             (self.train.batch_size >= 2, "train.batch_size", "an integer >= 2 (BatchNorm)"),
@@ -274,6 +337,64 @@ class RunConfig:
                 "a number in (0, 1)",
             ),
             (len(self.eval.linear_l2_grid) >= 1, "eval.linear_l2_grid", "at least one value"),
+            (all(k >= 1 for k in self.eval.knn_sweep), "eval.knn_sweep", "integers >= 1"),
+            (
+                len(self.eval.fewshot_fractions) >= 1
+                and all(0.0 < f <= 1.0 for f in self.eval.fewshot_fractions),
+                "eval.fewshot_fractions",
+                "fractions in (0, 1], e.g. 0.01,0.1",
+            ),
+            (
+                0.0 < self.eval.fewshot_val_fraction < 1.0,
+                "eval.fewshot_val_fraction",
+                "a number in (0, 1)",
+            ),
+            (self.eval.finetune_epochs >= 1, "eval.finetune_epochs", "an integer >= 1"),
+            (
+                all(lr > 0 for lr in self.eval.finetune_lr_grid),
+                "eval.finetune_lr_grid",
+                "positive numbers (empty: the family recipe)",
+            ),
+            (
+                self.eval.finetune_optimizer in FINETUNE_OPTIMIZER_CHOICES,
+                "eval.finetune_optimizer",
+                ", ".join(FINETUNE_OPTIMIZER_CHOICES),
+            ),
+            (
+                0.0 < self.eval.finetune_layer_decay <= 1.0,
+                "eval.finetune_layer_decay",
+                "a number in (0, 1] (1: off)",
+            ),
+            (self.eval.finetune_batch_size >= 2, "eval.finetune_batch_size", "an integer >= 2"),
+            (
+                self.eval.finetune_warmup_epochs >= 0,
+                "eval.finetune_warmup_epochs",
+                "a number >= 0",
+            ),
+            (
+                0.0 < self.eval.finetune_val_fraction < 1.0,
+                "eval.finetune_val_fraction",
+                "a number in (0, 1)",
+            ),
+            (
+                0.0 < self.eval.finetune_crop_min_scale <= 1.0,
+                "eval.finetune_crop_min_scale",
+                "a number in (0, 1]",
+            ),
+            (self.eval.online_lr > 0, "eval.online_lr", "a positive number"),
+            (self.eval.online_weight_decay >= 0, "eval.online_weight_decay", "a number >= 0"),
+            (self.eval.rankme_every >= 0, "eval.rankme_every", "0 (off) or a number of steps"),
+            (self.eval.rankme_samples >= 2, "eval.rankme_samples", "an integer >= 2"),
+            (
+                self.eval.embedding_map in EMBEDDING_MAP_CHOICES,
+                "eval.embedding_map",
+                ", ".join(EMBEDDING_MAP_CHOICES),
+            ),
+            (
+                self.eval.embedding_map_samples >= 10,
+                "eval.embedding_map_samples",
+                "an integer >= 10",
+            ),
         ]
         if self.train.time_budget:
             from byolbench.train.budget import parse_duration
@@ -310,6 +431,30 @@ class RunConfig:
         }
 
 
+def parse_protocols(value: str | Iterable[str], option: str = "--protocols") -> tuple[str, ...]:
+    """``"knn,linear"`` (or a sequence of names) -> ``("knn", "linear")``, duplicates dropped.
+
+    Raises:
+        ConfigError: One line naming the unknown protocols and listing the valid ones.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(p).strip() for p in items if str(p).strip()))
+    unknown = [p for p in names if p not in PROTOCOL_CHOICES]
+    if unknown or not names:
+        text = value if isinstance(value, str) else ",".join(str(p) for p in items)
+        what = (
+            f"unknown protocol{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+            if unknown
+            else "no protocol named"
+        )
+        example = f"{option} knn,linear" if option.startswith("-") else f"{option}=knn,linear"
+        raise ConfigError(
+            f"{option} {text!r}: {what}; valid: {', '.join(PROTOCOL_CHOICES)} "
+            f"(comma-separated, e.g. {example})"
+        )
+    return names
+
+
 def _short_hash(flat: Mapping[str, Any]) -> str:
     payload = json.dumps(dict(flat), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
@@ -330,6 +475,9 @@ NON_RESULT_KEYS = frozenset(
         "train.collapse_threshold",
         "train.collapse_window",
         "eval.monitor_every",
+        "eval.rankme_every",
+        "eval.embedding_map",
+        "eval.embedding_map_samples",
     }
 )
 

@@ -302,7 +302,9 @@ def test_timm_pretrained_weights_come_from_the_local_cache_only(runs, tmp_path, 
     assert connections == []  # offline mode: not even a metadata request
     assert os.environ.get("HF_HUB_OFFLINE") == offline_before
     assert torch.equal(model.state_dict()["conv1.0.weight"], state["conv1.0.weight"])
-    (row,) = evaluate_pretrained("test_resnet", request)
+    rows = evaluate_pretrained("test_resnet", request)  # the default kNN sweep
+    assert [r["variant"] for r in rows] == ["k=10", "k=16"]  # capped at the 16 train images
+    row = rows[-1]
     assert row["method"] == "timm-pretrained" and row["backbone"] == "test_resnet"
     assert row["image_size"] == 32 and 0 <= row["top1"] <= 100
 

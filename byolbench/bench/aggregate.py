@@ -80,8 +80,10 @@ SUMMARY_COLUMNS = (
     "n_duplicates",
     "pretrain_seconds",
     "images_per_second",
+    "rankme_mean",
+    "headline",
 )
-NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second")
+NUMERIC_COLUMNS = ("top1", "top5", "epochs", "pretrain_seconds", "images_per_second", "rankme")
 
 ReferenceCell = Callable[[pd.Series], str]
 
@@ -164,11 +166,14 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         One row per ``GROUP_KEYS`` with ``settings`` (the configuration's settings that
         differ from the defaults, JSON), ``top1_mean``, ``top1_std``, ``top5_mean``,
         ``top5_std``, ``n_seeds``, ``n_duplicates`` (rows of an already counted seed that were
-        left out), ``pretrain_seconds`` (mean) and ``images_per_second`` (mean).
+        left out), ``pretrain_seconds`` (mean), ``images_per_second`` (mean) and
+        ``rankme_mean`` (mean RankMe of the test features) and ``headline`` (the run marked
+        this kNN k as its ``eval.knn_k``).
     """
     if rows.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     rows = latest_per_cell(normalise_rows(rows))
+    rows["headline"] = rows["protocol_details"].map(_is_headline)
     for column in NUMERIC_COLUMNS:
         rows[column] = pd.to_numeric(rows[column], errors="coerce")
     keys = list(GROUP_KEYS)
@@ -186,6 +191,8 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
         n_seeds=("seed", "nunique"),
         pretrain_seconds=("pretrain_seconds", "mean"),
         images_per_second=("images_per_second", "mean"),
+        rankme_mean=("rankme", "mean"),
+        headline=("headline", "max"),
     )
     out = out.join(dropped, how="left").reset_index()
     out["n_duplicates"] = out["n_duplicates"].fillna(0).astype(int)
@@ -245,6 +252,14 @@ def _differs_by_group(part: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def _setting_rankme(rows: pd.DataFrame, method: str) -> float:
+    """Mean RankMe of a setting's method (every protocol row of a backbone carries the same
+    value); NaN when not recorded."""
+    values = pd.to_numeric(rows.loc[rows["method"] == method, "rankme_mean"], errors="coerce")
+    values = values.dropna()
+    return float(values.iloc[0]) if not values.empty else math.nan
+
+
 def _pretrain_seconds(rows: pd.DataFrame) -> float:
     """Mean BYOL pretraining time of a setting, from its group with the most seeds."""
     byol = rows[rows["method"] == "byol"]
@@ -269,7 +284,8 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
     ``<m>_n_seeds`` (0 and NaN when missing), then ``gain_top1`` (BYOL minus random, points),
     ``gain_pretrained_top1`` (BYOL minus its pretrained init, only when the dataset has
     ``pretrained-init`` rows), ``n_duplicates`` and ``pretrain_seconds`` (mean over the
-    seeds of the setting's BYOL group with the most seeds).
+    seeds of the setting's BYOL group with the most seeds). Each method also gets
+    ``<m>_rankme`` (mean RankMe of its test features; NaN when not recorded).
     """
     part = dataset_rows(summary, dataset)
     if part.empty:
@@ -293,6 +309,7 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
                 for stat in ("top1_mean", "top1_std", "top5_mean", "top5_std"):
                     record[f"{method}_{stat}"] = math.nan if first is None else first[stat]
                 record[f"{method}_n_seeds"] = 0 if first is None else int(first["n_seeds"])
+                record[f"{method}_rankme"] = _setting_rankme(rows, method)
             byol = record.get("byol_top1_mean", math.nan)
             random = record.get("random_top1_mean", math.nan)
             record["gain_top1"] = float(byol) - float(random)  # type: ignore[arg-type]
@@ -300,6 +317,7 @@ def comparison_records(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
                 init = record[f"{PRETRAINED_INIT}_top1_mean"]
                 record["gain_pretrained_top1"] = float(byol) - float(init)  # type: ignore[arg-type]
             record["n_duplicates"] = int(hits["n_duplicates"].sum())
+            record["headline"] = bool(hits["headline"].fillna(False).astype(bool).any())
             record["pretrain_seconds"] = _pretrain_seconds(rows)
             records.append(record)
     return pd.DataFrame.from_records(records)
@@ -340,7 +358,7 @@ def comparison_table(
     other methods, e.g. ``<P> pretrained init``), ``<P> gain`` (points; BYOL minus random),
     ``<P> gain over pretrained init`` (when such rows exist), optionally ``<P> published`` (from
     ``reference_cell``, called with the numeric record of ``comparison_records``), then
-    ``pretrain min``.
+    ``RankMe <method>`` (when recorded) and ``pretrain min``.
 
     Args:
         summary: ``aggregate`` output.
@@ -391,6 +409,10 @@ def comparison_table(
                 row[f"{label} gain over pretrained init"] = "-" if over != over else f"{over:+.2f}"
             if reference_cell is not None:
                 row[f"{label} published"] = reference_cell(record)
+        for method in methods:
+            value = first.get(f"{method}_rankme", math.nan)
+            if value == value:
+                row[f"RankMe {METHOD_LABELS.get(method, method)}"] = f"{value:.1f}"
         minutes = first["pretrain_seconds"] / 60
         row["pretrain min"] = "-" if minutes != minutes else f"{minutes:.1f}"
         out.append(row)
@@ -399,15 +421,33 @@ def comparison_table(
     return table
 
 
+def _is_headline(details: object) -> bool:
+    """Whether a row's ``protocol_details`` (JSON text or a dict) mark its kNN k as the
+    run's headline ``eval.knn_k``."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return False
+    return isinstance(details, dict) and details.get("headline") is True
+
+
 def headline_variants(records: pd.DataFrame) -> pd.DataFrame:
-    """Keeps one variant per protocol: for kNN ``k=200`` when present, else the variant with
-    the most records; other protocols keep every variant (few-shot fractions are different
-    measurements, shown side by side)."""
+    """Keeps one variant per protocol: for kNN the one the runs marked as their headline
+    (``eval.knn_k``), else ``k=200`` when present, else the variant with the most records;
+    other protocols keep every variant (few-shot fractions are different measurements, shown
+    side by side)."""
     knn = records[records["protocol"] == "knn"]
     if knn.empty or knn["variant"].nunique() < 2:
         return records
     counts = knn["variant"].value_counts()
-    headline = "k=200" if "k=200" in counts.index else str(counts.index[0])
+    marked = (
+        knn.loc[knn["headline"].fillna(False).astype(bool), "variant"] if "headline" in knn else []
+    )
+    if len(marked):
+        headline = str(marked.value_counts().index[0])
+    else:
+        headline = "k=200" if "k=200" in counts.index else str(counts.index[0])
     return records[(records["protocol"] != "knn") | (records["variant"] == headline)]
 
 

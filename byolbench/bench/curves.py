@@ -18,6 +18,7 @@ from byolbench.bench.aggregate import latest_per_cell
 
 METRICS_FILE = "metrics.jsonl"
 KNN_KEYS = ("knn_top1", "knn_accuracy", "knn")
+EXTRA_KEYS = ("rankme", "online_linear_top1")
 
 
 @dataclass
@@ -30,7 +31,8 @@ class Curve:
         augmentation: Augmentation preset.
         epochs: Pretraining epochs of the run.
         seed: Seed.
-        frame: Columns ``epoch`` (x), ``loss`` and, when logged, ``knn_top1``.
+        frame: Columns ``epoch`` and ``step`` (x axes), ``loss`` and, when logged,
+            ``knn_top1``, ``rankme`` and ``online_linear_top1``.
     """
 
     dataset: str
@@ -89,11 +91,14 @@ def _x_axis(frame: pd.DataFrame, row: pd.Series) -> pd.Series:
 
 
 def _curve_frame(frame: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
-    out = pd.DataFrame({"epoch": _x_axis(frame, row)})
+    out = pd.DataFrame({"epoch": _x_axis(frame, row), "step": frame["step"].astype(float)})
     out["loss"] = pd.to_numeric(frame["loss"], errors="coerce") if "loss" in frame else math.nan
     knn = next((key for key in KNN_KEYS if key in frame), None)
     if knn is not None:
         out["knn_top1"] = pd.to_numeric(frame[knn], errors="coerce")
+    for key in EXTRA_KEYS:
+        if key in frame:
+            out[key] = pd.to_numeric(frame[key], errors="coerce")
     return out
 
 

@@ -9,8 +9,12 @@ import base64
 import html
 from collections.abc import Sequence
 
+import pandas as pd
+
+from byolbench.bench.markdown_report import TRANSFER_NOTE
 from byolbench.bench.plots import Plot
-from byolbench.bench.report_tables import PROTOCOLS, DatasetTables
+from byolbench.bench.report_tables import DatasetTables, tables_statement
+from byolbench.bench.transfer_tables import TransferTable
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -23,7 +27,7 @@ td.up { color: #14701f; } td.down { color: #b00020; }
 figure { margin: 1em 0; } img { max-width: 100%; }
 .note { color: #555; font-size: 0.9em; }
 """
-TEXT_COLUMNS = ("backbone", "augmentation")
+TEXT_COLUMNS = ("backbone", "augmentation", "pretrained on")
 
 
 def _e(value: object) -> str:
@@ -38,6 +42,36 @@ def _cell_class(column: str, text: str) -> str:
     if column.endswith("gain") and text.startswith("-") and text != "-":
         return ' class="down"'
     return ""
+
+
+def frame_html(frame: pd.DataFrame, table_id: str, title: str) -> str:
+    """A display frame as a ``<table>`` with a caption."""
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    body = []
+    for _, row in frame.iterrows():
+        cells = "".join(
+            f"<td{_cell_class(str(c), str(row[c]))}>{_e(row[c])}</td>" for c in frame.columns
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return (
+        f'<table id="{_e(table_id)}"><caption>{_e(title)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def transfer_html(tables: Sequence[TransferTable]) -> str:
+    """The transfer section: one table per protocol."""
+    if not tables:
+        return ""
+    parts = [
+        f'<section id="transfer"><h2>Transfer</h2><p class="note">{_e(TRANSFER_NOTE)}</p>',
+        *(
+            frame_html(t.display, f"transfer-{t.protocol}-{t.variant}".rstrip("-"), t.title)
+            for t in tables
+        ),
+        "</section>",
+    ]
+    return "\n".join(parts)
 
 
 def table_html(tables: DatasetTables) -> str:
@@ -73,7 +107,11 @@ def figure_html(plot: Plot) -> str:
 
 
 def render_html(
-    tables: Sequence[DatasetTables], plots: Sequence[Plot], source: str, generated: str
+    tables: Sequence[DatasetTables],
+    plots: Sequence[Plot],
+    source: str,
+    generated: str,
+    transfer: Sequence[TransferTable] = (),
 ) -> str:
     """The whole page.
 
@@ -82,8 +120,9 @@ def render_html(
         plots: Every plot; each is shown under its dataset.
         source: Where the rows came from (shown in the header).
         generated: Timestamp of the report.
+        transfer: Transfer tables (a section after the datasets).
     """
-    protocols = "".join(f"<li>{_e(text)}</li>" for text in PROTOCOLS)
+    protocols = "".join(f"<li>{_e(text)}</li>" for text in tables_statement(tables, transfer))
     sections = []
     for entry in tables:
         figures = "\n".join(figure_html(p) for p in plots if p.dataset == entry.dataset)
@@ -99,5 +138,6 @@ def render_html(
         f'<p class="note">From {_e(source)}, generated {_e(generated)}.</p>\n'
         f'<section id="protocols"><h2>Evaluation protocols</h2><ul>{protocols}</ul></section>\n'
         + "\n".join(sections)
+        + ("\n" + transfer_html(transfer) if transfer else "")
         + "\n</body></html>\n"
     )

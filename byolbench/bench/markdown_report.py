@@ -6,12 +6,15 @@ from collections.abc import Sequence
 
 from byolbench.bench.aggregate import to_markdown
 from byolbench.bench.plots import Plot
-from byolbench.bench.report_tables import PROTOCOLS, DatasetTables
+from byolbench.bench.report_tables import DatasetTables, tables_statement
+from byolbench.bench.transfer_tables import TransferTable
 
 
-def protocols_markdown() -> str:
-    """The protocol statement as a Markdown list."""
-    return "".join(f"- {text}\n" for text in PROTOCOLS)
+def protocols_markdown(
+    tables: Sequence[DatasetTables] = (), transfer: Sequence[TransferTable] = ()
+) -> str:
+    """The protocol statement of what ``tables`` show, as a Markdown list."""
+    return "".join(f"- {text}\n" for text in tables_statement(tables, transfer))
 
 
 def dataset_markdown(tables: DatasetTables, level: int = 2) -> str:
@@ -27,15 +30,41 @@ def dataset_markdown(tables: DatasetTables, level: int = 2) -> str:
 
 def standalone_dataset_markdown(tables: DatasetTables) -> str:
     """One dataset's file: the table with the protocol statement it was measured under."""
-    return f"{dataset_markdown(tables, level=1)}\nEvaluation protocols:\n\n{protocols_markdown()}"
+    statement = protocols_markdown([tables])
+    return f"{dataset_markdown(tables, level=1)}\nEvaluation protocols:\n\n{statement}"
 
 
-def report_markdown(tables: Sequence[DatasetTables], plots: Sequence[Plot] = ()) -> str:
-    """Every dataset's table, the protocol statement and links to the plot files."""
-    parts = ["# byolbench results\n", f"Evaluation protocols:\n\n{protocols_markdown()}"]
+TRANSFER_NOTE = (
+    "Rows: pretraining dataset x backbone setting; columns: the evaluation datasets, each "
+    "with its own train/test split, BYOL beside the same backbone at random init."
+)
+
+
+def transfer_markdown(tables: Sequence[TransferTable], level: int = 2) -> str:
+    """The transfer tables, one per protocol, under one heading."""
+    if not tables:
+        return ""
+    parts = [f"{'#' * level} Transfer\n", f"{TRANSFER_NOTE}\n"]
+    for table in tables:
+        parts.append(f"{'#' * (level + 1)} {table.title}\n")
+        parts.append(to_markdown(table.display))
+    return "\n".join(parts)
+
+
+def report_markdown(
+    tables: Sequence[DatasetTables],
+    plots: Sequence[Plot] = (),
+    transfer: Sequence[TransferTable] = (),
+) -> str:
+    """Every dataset's table, the transfer tables, the protocol statement and links to the
+    plot files."""
+    statement = protocols_markdown(tables, transfer)
+    parts = ["# byolbench results\n", f"Evaluation protocols:\n\n{statement}"]
     for entry in tables:
         parts.append(dataset_markdown(entry))
         for plot in plots:
             if plot.dataset == entry.dataset:
                 parts.append(f"![{plot.title}]({plot.name})\n")
+    if transfer:
+        parts.append(transfer_markdown(transfer))
     return "\n".join(parts)

@@ -22,10 +22,15 @@ from byolbench.bench.aggregate import (
 from byolbench.bench.curves import Curve
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CURVE_METRICS = {"loss": "BYOL loss", "knn_top1": "kNN top-1 (%)"}
+CURVE_METRICS = {
+    "loss": "BYOL loss",
+    "knn_top1": "kNN top-1 (%)",
+    "rankme": "RankMe of the online features",
+}
 
 
 @dataclass
@@ -161,13 +166,14 @@ def curve_plot(curves: Sequence[Curve], dataset: str, metric: str, name: str) ->
     for curve in chosen:
         first = curve.setting not in colours
         colours.setdefault(curve.setting, f"C{len(colours) % 10}")
+        frame = curve.frame[curve.frame[metric].notna()]  # records of other metrics: no gaps
         axes.plot(
-            curve.frame["epoch"],
-            curve.frame[metric],
+            frame["epoch"],
+            frame[metric],
             color=colours[curve.setting],
             alpha=0.8,
             linewidth=1.2,
-            marker="o" if len(curve.frame) <= 30 else None,  # a short run is still visible
+            marker="o" if len(frame) <= 30 else None,  # a short run is still visible
             markersize=3,
             label=curve.setting if first else None,
         )
@@ -178,3 +184,95 @@ def curve_plot(curves: Sequence[Curve], dataset: str, metric: str, name: str) ->
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
     return Plot(name, f"{dataset}: {ylabel} over training", dataset, _png(figure))
+
+
+def _curve_lines(axes: Axes, chosen: Sequence[Curve], metric: str, x: str) -> None:
+    colours: dict[str, str] = {}
+    for curve in chosen:
+        frame = curve.frame[curve.frame[metric].notna()]
+        first = curve.setting not in colours
+        colours.setdefault(curve.setting, f"C{len(colours) % 10}")
+        axes.plot(
+            frame[x],
+            frame[metric],
+            color=colours[curve.setting],
+            alpha=0.8,
+            linewidth=1.2,
+            marker="o" if len(frame) <= 30 else None,
+            markersize=3,
+            label=curve.setting if first else None,
+        )
+
+
+def quality_plot(curves: Sequence[Curve], dataset: str, name: str) -> Plot | None:
+    """RankMe (label-free) and, when logged, kNN top-1 against optimizer steps, side by side;
+    ``None`` when no run of ``dataset`` logged RankMe."""
+    chosen = [
+        c
+        for c in curves
+        if c.dataset == dataset and "rankme" in c.frame and c.frame["rankme"].notna().any()
+    ]
+    if not chosen:
+        return None
+    knn = [c for c in chosen if "knn_top1" in c.frame and c.frame["knn_top1"].notna().any()]
+    figure = _figure(11.0 if knn else 6.5, 4.0)
+    panels = [("rankme", chosen)] + ([("knn_top1", knn)] if knn else [])
+    for index, (metric, runs) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        _curve_lines(axes, runs, metric, "step")
+        axes.set_xlabel("optimizer step")
+        axes.set_ylabel(CURVE_METRICS[metric])
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    figure.suptitle(f"{dataset}: RankMe and kNN top-1 over pretraining (one line per seed)")
+    title = f"{dataset}: RankMe (label-free) and kNN top-1 against steps"
+    return Plot(name, title, dataset, _png(figure))
+
+
+def embedding_map_plot(
+    maps: Sequence[tuple[str, str, pd.DataFrame]],
+    dataset: str,
+    class_names: Sequence[str],
+    name: str,
+) -> Plot | None:
+    """2-D maps of test features coloured by class: one row per setting, BYOL beside random.
+
+    Args:
+        maps: ``(setting label, map method, rows with method, x, y, label)`` per run.
+        dataset: Dataset shown.
+        class_names: Label names for the legend (indices when empty).
+        name: File name.
+    """
+    if not maps:
+        return None
+    methods = [m for m in METHOD_LABELS if any((f["method"] == m).any() for _, _, f in maps)]
+    methods += sorted({str(m) for _, _, f in maps for m in f["method"]} - set(methods))
+    figure = _figure(4.0 * len(methods) + 1.5, 3.8 * len(maps))
+    labels = sorted({int(v) for _, _, f in maps for v in f["label"]})
+    colours = _class_colours(len(labels))
+    for row, (setting, method_name, frame) in enumerate(maps):
+        for col, method in enumerate(methods):
+            axes = figure.add_subplot(len(maps), len(methods), row * len(methods) + col + 1)
+            part = frame[frame["method"] == method]
+            for i, label in enumerate(labels):
+                points = part[part["label"] == label]
+                text = class_names[label] if 0 <= label < len(class_names) else str(label)
+                axes.scatter(points["x"], points["y"], s=4, color=colours[i], label=text)
+            axes.set_xticks([])
+            axes.set_yticks([])
+            title = f"{METHOD_LABELS.get(method, method)} ({method_name})"
+            axes.set_title(
+                f"{setting}\n{title}" if len(maps) > 1 or col == 0 else title, fontsize=9
+            )
+    handles, texts = figure.axes[0].get_legend_handles_labels()
+    if len(labels) <= 20:
+        figure.legend(handles, texts, loc="center right", fontsize="small", markerscale=3)
+    title = f"{dataset}: 2-D map of test features coloured by class, BYOL beside random init"
+    return Plot(name, title, dataset, _png(figure))
+
+
+def _class_colours(n: int) -> list[tuple[float, ...]]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [tuple(cmap(i % cmap.N)) for i in range(n)]

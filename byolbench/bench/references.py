@@ -7,9 +7,11 @@ offline linear probe), so every match carries its protocol, epochs and caveats.
 
 Matching rules (``nearest_reference``): the same dataset is required; then prefer the same
 backbone family (``resnet18`` matches ``resnet18 (cifar stem)``; ``vit_small`` matches
-``vit_small_patch16_224``), then the same protocol kind (kNN or linear), then the closest
-number of epochs, then the protocol variant closest to ours (kNN with k=200, a linear probe
-fitted after pretraining), then file order.
+``vit_small_patch16_224``), then the same protocol kind (kNN or linear), then for a linear row
+the same training (our ``online-linear`` rows match published online linear heads such as
+solo-learn's, our offline ``linear`` probes match offline probes), then the closest number of
+epochs, then the protocol variant closest to ours (kNN with k=200), then file order. Few-shot
+and fine-tuning rows only ever match published results of the same protocol.
 
 ``cifar10-mini`` (10,000 of CIFAR-10's 50,000 training images, 2,000 of its 10,000 test
 images) is matched to the ``cifar10`` references with an explicit caveat that the published
@@ -47,6 +49,8 @@ MINI_CAVEAT = (
 )
 DATASET_ALIASES: dict[str, tuple[str, str]] = {"cifar10-mini": ("cifar10", MINI_CAVEAT)}
 ONLINE_CAVEAT = "linear head trained online during pretraining, not a probe fitted afterwards"
+OFFLINE_CAVEAT = "published is a linear probe fitted after pretraining; ours is trained online"
+STRICT_KINDS = frozenset({"fewshot", "finetune"})
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,8 @@ def backbone_family(name: str) -> str:
 
 
 def protocol_kind(protocol: str) -> str:
-    """``knn`` for any kNN protocol, ``linear`` for any linear one, else the text itself."""
+    """``knn`` for any kNN protocol, ``linear`` for any linear one (online or offline), else
+    the text itself."""
     text = protocol.strip().lower()
     if text.startswith("knn"):
         return "knn"
@@ -182,11 +187,17 @@ def protocol_kind(protocol: str) -> str:
     return text
 
 
+def is_online(protocol: str) -> bool:
+    """Whether a protocol is a linear head trained online (``online linear``,
+    ``online-linear``)."""
+    return "online" in protocol.strip().lower()
+
+
 def _variant_distance(reference: Reference) -> int:
     text = reference.protocol.lower()
     if reference.kind == "knn":
         return 0 if re.search(r"\bk=200\b", text) else 1
-    return 1 if "online" in text else 0
+    return 0
 
 
 def nearest_reference(
@@ -202,7 +213,7 @@ def nearest_reference(
     Args:
         dataset: Our dataset name (arguments after ``:`` are ignored).
         backbone: Our backbone name.
-        protocol: Our protocol, ``knn`` or ``linear``.
+        protocol: Our protocol (``knn``, ``linear``, ``online-linear``, ``fewshot``, ...).
         epochs: Our pretraining epochs (``None`` or NaN: epochs do not decide).
         references: The table to search (the packaged one by default).
         method: The published method to compare with.
@@ -218,33 +229,42 @@ def nearest_reference(
         return None
     family = backbone_family(backbone)
     kind = protocol_kind(protocol)
+    online = is_online(protocol)
+    if kind in STRICT_KINDS:
+        candidates = [r for r in candidates if r.kind == kind]
+        if not candidates:
+            return None
     ours = float(epochs) if epochs is not None else math.nan
 
-    def rank(item: tuple[int, Reference]) -> tuple[bool, bool, float, int, int]:
+    def rank(item: tuple[int, Reference]) -> tuple[bool, bool, bool, float, int, int]:
         index, ref = item
         distance = 0.0 if math.isnan(ours) else abs(ref.epochs - ours)
         return (
             backbone_family(ref.backbone) != family,
             ref.kind != kind,
+            ref.kind == "linear" and is_online(ref.protocol) != online,
             distance,
             _variant_distance(ref),
             index,
         )
 
     best = min(enumerate(candidates), key=rank)[1]
-    return MatchedReference(best, _caveats(best, backbone, family, kind, dataset_caveat))
+    return MatchedReference(best, _caveats(best, backbone, family, protocol, dataset_caveat))
 
 
 def _caveats(
-    ref: Reference, backbone: str, family: str, kind: str, dataset_caveat: str
+    ref: Reference, backbone: str, family: str, protocol: str, dataset_caveat: str
 ) -> tuple[str, ...]:
     caveats = []
+    kind = protocol_kind(protocol)
     if backbone_family(ref.backbone) != family:
         caveats.append(f"different backbone: published {ref.backbone}, ours {backbone}")
     if ref.kind != kind:
         caveats.append(f"different protocol: published {ref.protocol}, ours {kind}")
-    if "online" in ref.protocol.lower():
+    if is_online(ref.protocol) and not is_online(protocol):
         caveats.append(ONLINE_CAVEAT)
+    elif ref.kind == "linear" and is_online(protocol) and not is_online(ref.protocol):
+        caveats.append(OFFLINE_CAVEAT)
     if dataset_caveat:
         caveats.append(dataset_caveat)
     if ref.notes:

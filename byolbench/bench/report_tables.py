@@ -21,26 +21,18 @@ from byolbench.bench.aggregate import (
     comparison_table,
     latest_per_cell,
 )
+from byolbench.bench.protocol_notes import PROTOCOL_NOTE, PROTOCOLS, protocol_statement
 from byolbench.bench.references import MatchedReference, Reference, nearest_reference
 
-PROTOCOLS: tuple[str, ...] = (
-    "kNN: cosine similarity on L2-normalised frozen online-backbone features, k=200 "
-    "neighbours, votes weighted by exp(sim/0.1).",
-    "Linear: multinomial logistic regression on frozen standardised features; the L2 "
-    "penalty is chosen on a held-out 10% of the training split, the probe is refit on the "
-    "whole training split and tested once.",
-    "random: the same backbone at random initialisation, evaluated the same way; gain = "
-    "BYOL minus random, in points of top-1. pretrained init (runs with model.pretrained=true): "
-    "the timm pretrained weights BYOL started from, evaluated the same way.",
-    "Cells: top-1 accuracy (%) on the test split, mean ± sample std over the seeds of ONE "
-    "configuration (n=k marks a cell with fewer seeds than its row); runs that differ in any "
-    "other setting are separate rows, and `differs` names what tells rows with the same label "
-    "apart; rows of `byolbench evaluate` are shown apart (source evaluate).",
-    "published: the nearest published BYOL result (same dataset; same backbone family, "
-    "protocol kind and closest epochs preferred), labelled with its protocol and epochs; "
-    "its footnote gives batch size, source and caveats.",
-)
-PROTOCOL_NOTE = " ".join(PROTOCOLS)
+__all__ = [
+    "PROTOCOLS",
+    "PROTOCOL_NOTE",
+    "DatasetTables",
+    "dataset_tables",
+    "report_tables",
+    "tables_statement",
+]
+
 REFERENCE_FIELDS = (
     "top1",
     "top5",
@@ -103,7 +95,13 @@ def _details(rows: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def _values(details: list[dict[str, object]], key: str) -> str:
-    found = sorted({str(d[key]) for d in details if key in d})
+    """The distinct values of ``key``, numbers in numeric order (``10, 20, 100``)."""
+
+    def order(text: str) -> tuple[float, str]:
+        number = pd.to_numeric(text.rstrip("%").split("=")[-1], errors="coerce")
+        return (float(number) if number == number else math.inf, text)
+
+    found = sorted({str(d[key]) for d in details if key in d}, key=order)
     return ", ".join(found)
 
 
@@ -120,6 +118,28 @@ def protocols_as_run(rows: pd.DataFrame) -> str:
         parts.append(
             f"linear probe held-out fraction {_values(linear, 'val_fraction') or '?'}, "
             f"L2 chosen per run: {_values(linear, 'l2') or '?'}"
+        )
+    fewshot = _details(rows[rows["protocol"] == "fewshot"])
+    if fewshot:
+        parts.append(
+            f"few-shot {_values(fewshot, 'variant') or '?'} ({_values(fewshot, 'labels')} "
+            f"labels), held-out fraction {_values(fewshot, 'val_fraction') or '?'}, "
+            f"L2 chosen per run: {_values(fewshot, 'l2') or '?'}"
+        )
+    finetune = _details(rows[rows["protocol"] == "finetune"])
+    if finetune:
+        parts.append(
+            f"fine-tune {_values(finetune, 'optimizer') or '?'} for "
+            f"{_values(finetune, 'epochs') or '?'} epoch(s) of batch "
+            f"{_values(finetune, 'batch_size') or '?'}, lr chosen per run: "
+            f"{_values(finetune, 'lr') or '?'}"
+        )
+    online = _details(rows[rows["protocol"] == "online-linear"])
+    if online:
+        parts.append(
+            f"online linear SGD lr {_values(online, 'lr') or '?'}, weight decay "
+            f"{_values(online, 'weight_decay') or '?'}, {_values(online, 'updates') or '?'} "
+            "updates"
         )
     return f"As run here: {'; '.join(parts)}." if parts else ""
 
@@ -139,8 +159,10 @@ def dataset_tables(
     summary: pd.DataFrame,
     dataset: str,
     references: Sequence[Reference] | None = None,
+    variants: bool = False,
 ) -> DatasetTables:
-    """Builds one dataset's tables from raw ``rows`` and their ``aggregate`` ``summary``."""
+    """Builds one dataset's tables from raw ``rows`` and their ``aggregate`` ``summary``
+    (``variants``: every kNN k, not only the headline k=200)."""
     footnotes: list[str] = []
     matches: list[MatchedReference | None] = []
 
@@ -162,14 +184,22 @@ def dataset_tables(
             footnotes.append(text)
         return f"{found.label()} [{footnotes.index(text) + 1}]"
 
-    display = comparison_table(summary, dataset, cell)
+    display = comparison_table(summary, dataset, cell, variants=variants)
+    unmatched = [
+        c for c in display.columns if str(c).endswith(" published") and (display[c] == "-").all()
+    ]
+    display = display.drop(columns=unmatched)
     data = comparison_records(summary, dataset)
     for _, record in data.iterrows():
         matches.append(match(record))
     if not data.empty:
         refs = pd.DataFrame.from_records([_reference_columns(m) for m in matches])
         data = pd.concat([data.reset_index(drop=True), refs], axis=1)
-    as_run = protocols_as_run(latest_per_cell(rows[rows["dataset"] == dataset]))
+    own = rows[rows["dataset"] == dataset]
+    if "eval_dataset" in own.columns:
+        target = own["eval_dataset"].astype("string").fillna(dataset)
+        own = own[(target == dataset) | (target == "")]
+    as_run = protocols_as_run(latest_per_cell(own))
     duplicates = int(display.attrs.get("duplicates", 0)) if not display.empty else 0
     if duplicates:
         as_run += (
@@ -179,17 +209,34 @@ def dataset_tables(
     return DatasetTables(dataset, display, data.round(4), footnotes, as_run.strip())
 
 
+def tables_statement(
+    tables: Sequence[DatasetTables], transfer: Sequence[object] = ()
+) -> tuple[str, ...]:
+    """The protocol statement of what ``tables`` (and the ``transfer`` tables) show."""
+    protocols: set[str] = {str(getattr(t, "protocol", "")) for t in transfer}
+    rankme = False
+    for entry in tables:
+        if entry.data.empty:
+            continue
+        protocols |= {str(p) for p in entry.data["protocol"]}
+        rankme |= any(
+            str(c).endswith("_rankme") and entry.data[c].notna().any() for c in entry.data
+        )
+    return protocol_statement(protocols - {""}, rankme, bool(transfer))
+
+
 def report_tables(
     rows: pd.DataFrame,
     datasets: Sequence[str] = (),
     references: Sequence[Reference] | None = None,
+    variants: bool = False,
 ) -> list[DatasetTables]:
     """Tables of every dataset in ``rows`` (plus ``datasets``), sorted by name.
 
-    Datasets without rows are left out.
+    Datasets without rows are left out; ``variants`` shows every kNN k.
     """
     summary = aggregate(rows)
     in_domain = summary[summary["dataset"] == summary["eval_dataset"]]
     names = sorted({str(d) for d in in_domain["dataset"].dropna().unique()} | set(datasets))
-    out = [dataset_tables(rows, summary, name, references) for name in names]
+    out = [dataset_tables(rows, summary, name, references, variants) for name in names]
     return [tables for tables in out if not tables.display.empty]

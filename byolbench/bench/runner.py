@@ -1,8 +1,10 @@
 """Runs matrix cells through named stages; resumable, claimed, written once.
 
 A cell goes through ``start_cell`` (accelerator, run folder, config and environment records),
-``load_cell_data``, ``pretrain_cell``, ``save_cell_weights``, ``evaluate_cell`` (the online
-backbone and the init baselines), ``cell_rows`` (result rows with their provenance) and
+``load_cell_data``, ``load_transfer_data`` (``eval.datasets``, before any compute is spent),
+``pretrain_cell``, ``save_cell_weights``, ``evaluate_cell`` (the online backbone and the init
+baselines, in-domain and on each transfer dataset), ``cell_rows`` (result rows with their
+provenance) and
 ``finish_cell`` (the rows file written atomically, the index rebuilt, checkpoints dropped).
 The local loop (``run_matrix``) and a cluster job (``byolbench.bench.slurm``) call the same
 ``run_cell``.
@@ -17,6 +19,7 @@ goes on unless ``fail_fast`` is set.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -34,6 +37,13 @@ from safetensors.torch import save_file
 from byolbench import __version__
 from byolbench.atomic import atomic_path
 from byolbench.augment.presets import resolve_preset_name
+from byolbench.bench.cell_eval import (
+    EmbeddingMapCollector,
+    check_evaluation,
+    frozen_probe_result,
+    online_probe_result,
+    with_statistics,
+)
 from byolbench.bench.claim import Claim, ClaimHolder, try_claim
 from byolbench.bench.matrix import Cell
 from byolbench.bench.preflight import check_names
@@ -46,6 +56,7 @@ from byolbench.errors import ByolbenchError
 from byolbench.eval.evaluate import EvalRow, evaluate_backbone, protocol_variant
 from byolbench.models.backbone import backbone_spec
 from byolbench.train.accel import make_accelerator, use_cpu
+from byolbench.train.online_probe import PROBE_FILE
 from byolbench.train.precision import autocast_dtype
 from byolbench.train.trainer import (
     Trainer,
@@ -276,6 +287,8 @@ def save_cell_weights(ctx: CellContext, result: TrainResult, splits: DatasetSpli
             "steps": result.state.step,
         },
     )
+    if result.online_probe is not None:
+        result.online_probe.save(ctx.run_dir / PROBE_FILE, splits.info.name)
 
 
 def init_baselines(pretrained: bool) -> list[tuple[str, bool]]:
@@ -287,8 +300,32 @@ def init_baselines(pretrained: bool) -> list[tuple[str, bool]]:
     return baselines
 
 
-def evaluate_cell(ctx: CellContext, result: TrainResult, splits: DatasetSplits) -> list[EvalRow]:
-    """Evaluates the ONLINE backbone and, when configured, the same backbone at its init."""
+def load_transfer_data(
+    ctx: CellContext, splits: DatasetSplits, cache: DataCache | None = None
+) -> list[tuple[str, DatasetSplits]]:
+    """Loads the transfer datasets (``eval.datasets``) before pretraining, so missing data
+    fails before any compute is spent; each is normalised with the pretraining statistics."""
+    config = ctx.cell.config
+    names = [name for name in config.eval.datasets if name != config.data.dataset]
+    image_size = image_size_for(config, splits)
+    cache = cache or DataCache()
+    out = []
+    for name in names:
+        _phase(ctx.callbacks, f"loading {name} (transfer)")
+        with ctx.accelerator.main_process_first():
+            other = cache.load(name, config.data.data_dir, config.data.download, image_size)
+        out.append((name, with_statistics(other, splits.info)))
+    return out
+
+
+def evaluate_cell(
+    ctx: CellContext,
+    result: TrainResult,
+    splits: DatasetSplits,
+    transfer: Sequence[tuple[str, DatasetSplits]] = (),
+) -> list[EvalRow]:
+    """Evaluates the ONLINE backbone and, when configured, the same backbone at its init, on
+    the pretraining dataset and on each transfer dataset."""
     config = ctx.cell.config
     accelerator = ctx.accelerator
     image_size = image_size_for(config, splits)
@@ -300,9 +337,18 @@ def evaluate_cell(ctx: CellContext, result: TrainResult, splits: DatasetSplits) 
         "accelerator": accelerator,
     }
     start = time.perf_counter()
+    maps = EmbeddingMapCollector(config.eval, ctx.main)
     _phase(ctx.callbacks, "evaluating the BYOL online backbone")
+    backbones: list[tuple[str, torch.nn.Module]] = [("byol", result.model.backbone)]
     rows = evaluate_backbone(
-        result.model.backbone, splits, config.eval, image_size, "byol", **eval_kwargs
+        result.model.backbone,
+        splits,
+        config.eval,
+        image_size,
+        "byol",
+        online_probe=online_probe_result(result.online_probe, config.eval),
+        on_test_features=maps.collect,
+        **eval_kwargs,
     )
     if config.eval.random_baseline:
         for method, pretrained in init_baselines(config.model.pretrained):
@@ -313,9 +359,38 @@ def evaluate_cell(ctx: CellContext, result: TrainResult, splits: DatasetSplits) 
             baseline = build_model(init_config, image_size).backbone.to(accelerator.device)
             if config.model.channels_last:
                 baseline = baseline.to(memory_format=torch.channels_last)
+            backbones.append((method, baseline))
+            probe = None
+            if result.online_probe is not None and ctx.main:
+                text = f"evaluating online-linear: the probe recipe on the frozen {label}"
+                _phase(ctx.callbacks, text)
+                probe = frozen_probe_result(
+                    baseline, splits, config, image_size, result, eval_kwargs
+                )
             rows += evaluate_backbone(
-                baseline, splits, config.eval, image_size, method, **eval_kwargs
+                baseline,
+                splits,
+                config.eval,
+                image_size,
+                method,
+                online_probe=probe,
+                on_test_features=maps.collect,
+                **eval_kwargs,
             )
+    maps.write(ctx.run_dir, splits.test.labels, config.train.seed)
+    transfer_eval = dataclasses.replace(
+        config.eval, protocols=tuple(p for p in config.eval.protocols if p != "online-linear")
+    )
+    for name, other in transfer if transfer_eval.protocols else ():
+        for method, backbone in backbones:
+            _phase(ctx.callbacks, f"evaluating {method} on {name} (transfer)")
+            found = evaluate_backbone(
+                backbone, other, transfer_eval, image_size, method, **eval_kwargs
+            )
+            for row in found:
+                row.eval_dataset = name
+                row.train_samples = len(other.train)
+            rows += found
     accelerator.wait_for_everyone()
     ctx.eval_seconds = time.perf_counter() - start
     return rows
@@ -361,11 +436,14 @@ def cell_rows(
     return [
         {
             **meta,
+            "eval_dataset": row.eval_dataset or ctx.cell.dataset,
+            "train_samples": row.train_samples or len(splits.train),
             "method": row.method,
             "protocol": row.protocol,
             "variant": protocol_variant(row),
             "top1": round(row.top1, 4),
             "top5": round(row.top5, 4),
+            "rankme": round(row.rankme, 3) if row.rankme == row.rankme else None,
             "protocol_details": row.details,
         }
         for row in rows
@@ -408,9 +486,10 @@ def train_and_evaluate(
     """Every stage of one unfinished cell, in order."""
     ctx = start_cell(cell, store, options, callbacks, claim)
     splits = load_cell_data(ctx, cache)
+    transfer = load_transfer_data(ctx, splits)
     result = pretrain_cell(ctx, splits)
     save_cell_weights(ctx, result, splits)
-    rows = evaluate_cell(ctx, result, splits)
+    rows = evaluate_cell(ctx, result, splits, transfer)
     if not ctx.main:
         return CellOutcome(cell, "done", run_dir=ctx.run_dir)
     return finish_cell(ctx, cell_rows(ctx, result, splits, rows))
@@ -503,6 +582,7 @@ def run_matrix(
     """
     callbacks = callbacks or RunCallbacks()
     check_names(cells)
+    check_evaluation(cells)
     store = ResultsStore(options.results_dir)
     cache = DataCache()
     outcomes: list[CellOutcome] = []

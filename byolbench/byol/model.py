@@ -22,10 +22,13 @@ class ByolOutput:
         loss: The symmetric BYOL loss (0 at perfect agreement, at most 8).
         projection_std: Std over the batch of L2-normalised online projections, averaged over
             dimensions (detached). Healthy runs sit near ``1/sqrt(d)``; collapse sends it to 0.
+        features: The ONLINE backbone's features of each view, detached (for the online
+            linear probe and RankMe; no gradient can flow back through them).
     """
 
     loss: torch.Tensor
     projection_std: torch.Tensor
+    features: tuple[torch.Tensor, ...] = ()
 
 
 class BYOL(nn.Module):
@@ -84,8 +87,10 @@ class BYOL(nn.Module):
         Each view goes through each network in its own pass, so BatchNorm statistics are
         per view as in the reference implementation.
         """
-        z1 = self.projector(self.backbone(view1))
-        z2 = self.projector(self.backbone(view2))
+        f1 = self.backbone(view1)
+        f2 = self.backbone(view2)
+        z1 = self.projector(f1)
+        z2 = self.projector(f2)
         p1 = self.predictor(z1)
         p2 = self.predictor(z2)
         with torch.no_grad():
@@ -94,7 +99,7 @@ class BYOL(nn.Module):
         loss = symmetric_byol_loss(p1, p2, t1, t2)
         with torch.no_grad():
             std = F.normalize(z1.detach().float(), dim=-1).std(dim=0).mean()
-        return ByolOutput(loss=loss, projection_std=std)
+        return ByolOutput(loss=loss, projection_std=std, features=(f1.detach(), f2.detach()))
 
     @torch.no_grad()
     def update_target(self, tau: float) -> None:

@@ -1,4 +1,4 @@
-"""``byolbench evaluate``: kNN and linear probe of any weights, appended to the results store."""
+"""``byolbench evaluate``: the benchmark protocols on any weights, appended to the results store."""
 
 from __future__ import annotations
 
@@ -33,10 +33,13 @@ def evaluate(
     dataset: Annotated[
         str, typer.Option("--dataset", help="Dataset to evaluate on (byolbench list datasets).")
     ],
-    protocol: Annotated[
+    protocols: Annotated[
         str | None,
         typer.Option(
-            "--protocol", help="knn, linear or knn,linear (default: the run's own, else both)."
+            "--protocols",
+            "--protocol",
+            help="Comma-separated: knn, linear, fewshot, finetune, online-linear (a run "
+            "folder's own probe; same dataset only). Default: the run's own, else knn,linear.",
         ),
     ] = None,
     pretrained: Annotated[
@@ -76,8 +79,9 @@ def evaluate(
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even if a GPU is present.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
-    """Evaluate frozen features with the benchmark's kNN and linear probe; append the rows to
-    runs.csv (method byol for byolbench weights, timm-pretrained for timm's).
+    """Evaluate weights with the benchmark's protocols (kNN sweep, linear probe, few-shot,
+    fine-tuning, online linear); append the rows to runs.csv (method byol for byolbench
+    weights, timm-pretrained for timm's).
 
     Images are normalised with the statistics the weights were trained with. Weights
     pretrained on another dataset appear as backbone NAME@PRETRAINING_DATASET.
@@ -86,14 +90,14 @@ def evaluate(
 
         byolbench evaluate results/runs/cifar10__resnet18__auto__s0__1a2b3c --dataset stl10
 
-        byolbench evaluate resnet18-byol/ --dataset cifar10 --protocol knn
+        byolbench evaluate resnet18-byol/ --dataset cifar10 --protocols knn,fewshot,finetune
 
         byolbench evaluate resnet18.a1_in1k --pretrained --dataset cifar10 --image-size 224
     """
     setup_logging(verbose)
     request = EvaluateRequest(
         dataset=dataset,
-        protocols=parse_protocols(protocol) if protocol else (),
+        protocols=parse_protocols(protocols) if protocols else (),
         data_dir=data_dir,
         image_size=image_size,
         max_train_samples=max_train_samples,
@@ -117,7 +121,8 @@ def evaluate(
     folder = write_evaluation(results_dir, rows)
     for row in rows:
         console.print(
-            f"{escape(row['backbone'])} on {escape(dataset)}: {row['method']} {row['protocol']} "
+            f"{escape(row['backbone'])} on {escape(dataset)}: {row['method']} {row['protocol']}"
+            f"{' ' + escape(str(row['variant'])) if row['variant'] else ''} "
             f"top-1 [bold]{row['top1']:.2f}[/] top-5 {row['top5']:.2f}"
         )
     runs_csv = ResultsStore(results_dir).runs_csv

@@ -22,28 +22,38 @@ def report(
             "--out", "-o", help="Where to write the report (default: RESULTS_DIR/report)."
         ),
     ] = None,
+    variants: Annotated[
+        bool,
+        typer.Option(
+            "--variants",
+            help="Show every protocol variant (kNN k=10, 20, 100 beside the headline k=200).",
+        ),
+    ] = False,
 ) -> None:
     """Aggregate runs.csv over seeds into tables, CSV, plots and one HTML page.
 
     Per dataset: a Markdown table and a CSV (BYOL beside random init per protocol, gain in
     points, mean ± std over seeds, the nearest published reference with its protocol and
     epochs), accuracy plots with error bars and, when logged, loss and kNN accuracy over
-    training; all of it in report.md and a self-contained report.html. The terminal shows
-    the same tables.
+    training, RankMe and kNN against steps, and 2-D embedding maps when the runs saved them;
+    a transfer table per protocol when backbones were evaluated on other datasets; all of it
+    in report.md and a self-contained report.html. The terminal shows the same tables.
 
     Examples:
 
         byolbench report
 
         byolbench report results/ --out site/byol-report
+
+        byolbench report --variants
     """
     setup_logging()
     store = ResultsStore(results_dir)
     if store.root.is_dir() and is_writable_dir(store.root):
         store.rebuild_index()  # runs.csv from every cell's rows file (jobs, shards)
     rows = load_rows(results_dir)
-    result = build_report(rows, results_dir)
-    print_tables(result.tables)
+    result = build_report(rows, results_dir, variants=variants)
+    print_tables(result.tables, result.transfer)
     out_dir = out if out is not None else Path(results_dir) / REPORT_DIR
     written = write_report(result, out_dir)
     plots = sum(path.suffix == ".png" for path in written)

@@ -33,7 +33,7 @@ from byolbench.cli.console import console, is_main_process, setup_logging
 from byolbench.cli.dry_run import show_dry_run
 from byolbench.cli.slurm_cmd import run_on_slurm
 from byolbench.cli.tables import show_and_write_summary
-from byolbench.config import parse_overrides
+from byolbench.config import parse_overrides, parse_protocols
 from byolbench.errors import ConfigError
 
 QUICK_HINT = "no backbones, datasets or --config given: running the quick CPU preset"
@@ -145,6 +145,20 @@ def run(
     max_train_samples: Annotated[
         int | None, typer.Option(help="Use only N training images (quick runs); 0 uses all.")
     ] = None,
+    protocols: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated evaluation protocols: knn, linear (default), fewshot, "
+            "finetune, online-linear (config eval.protocols)."
+        ),
+    ] = None,
+    eval_datasets: Annotated[
+        str | None,
+        typer.Option(
+            help="Transfer: also evaluate the frozen backbone on these datasets, e.g. "
+            "cifar100,stl10,imagefolder:PATH (config eval.datasets)."
+        ),
+    ] = None,
     log_with: Annotated[str, typer.Option(help="Also log to tensorboard, wandb or mlflow.")] = "",
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
     dry_run: Annotated[
@@ -224,6 +238,8 @@ def run(
 
         byolbench run --backbones resnet18,vit_small --datasets cifar10 --seeds 0,1,2
 
+        byolbench run --protocols knn,linear,fewshot,online-linear --eval-datasets cifar100
+
         byolbench run --config benchmarks/cifar10.toml --set train.epochs=100
 
         accelerate launch -m byolbench run --config benchmarks/cifar10.toml
@@ -245,6 +261,10 @@ def run(
     ):
         if value is not None:
             cli[key] = value
+    if protocols is not None:
+        cli["eval.protocols"] = parse_protocols(protocols, "--protocols")
+    if eval_datasets is not None:
+        cli["eval.datasets"] = tuple(split_list(eval_datasets))
     spec.cli = cli
     spec.sets = parse_overrides(set_ or [])
     cells = expand(spec)
@@ -373,6 +393,9 @@ class _RunDisplay:
             f"loss {record['loss']:.3f}  tau {record['tau']:.4f}  lr {record['lr']:.3g}  "
             f"std {record['projection_std']:.3f}  {record['images_per_second']:.0f} img/s"
         )
+        probe = record.get("online_linear_top1")
+        if probe is not None and probe == probe:
+            text += f"  probe {probe:.1f}%"
         self.progress.update(self.task, metrics=text)
 
     def _on_phase(self, text: str) -> None:

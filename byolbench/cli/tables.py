@@ -11,14 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from byolbench.atomic import write_text
-from byolbench.bench.markdown_report import report_markdown
-from byolbench.bench.report_tables import PROTOCOL_NOTE, DatasetTables, report_tables
+from byolbench.bench.aggregate import aggregate
+from byolbench.bench.markdown_report import TRANSFER_NOTE, report_markdown
+from byolbench.bench.report_tables import (
+    PROTOCOL_NOTE,
+    DatasetTables,
+    report_tables,
+    tables_statement,
+)
 from byolbench.bench.store import ResultsStore
+from byolbench.bench.transfer_tables import TransferTable, transfer_tables
 from byolbench.cli.console import console
 
 __all__ = ["PROTOCOL_NOTE", "print_tables", "rich_table", "show_and_write_summary"]
 
-LEFT_COLUMNS = ("backbone", "augmentation")
+LEFT_COLUMNS = ("backbone", "augmentation", "pretrained on")
 
 
 def _styled(column: str, text: str) -> str:
@@ -51,15 +58,20 @@ def rich_table(table: pd.DataFrame, title: str) -> Table:
     return out
 
 
-def print_tables(tables: Sequence[DatasetTables]) -> None:
-    """Prints each dataset's table with its references, then the protocol statement."""
+def print_tables(tables: Sequence[DatasetTables], transfer: Sequence[TransferTable] = ()) -> None:
+    """Prints each dataset's table with its references, the transfer tables, then the
+    protocol statement."""
     for entry in tables:
         console.print(rich_table(entry.display, entry.title))
         if entry.as_run:
             console.print(f"[dim]{escape(entry.as_run)}[/]")
         for index, text in enumerate(entry.footnotes, start=1):
             console.print(f"[dim]{escape(f'[{index}] {text}')}[/]")
-    console.print(f"[dim]{escape(PROTOCOL_NOTE)}[/]")
+    for table in transfer:
+        console.print(rich_table(table.display, table.title))
+    if transfer:
+        console.print(f"[dim]{escape(TRANSFER_NOTE)}[/]")
+    console.print(f"[dim]{escape(' '.join(tables_statement(tables, transfer)))}[/]")
 
 
 def show_and_write_summary(results_dir: Path, datasets: Iterable[str]) -> Path | None:
@@ -70,9 +82,10 @@ def show_and_write_summary(results_dir: Path, datasets: Iterable[str]) -> Path |
         console.print("[yellow]no results yet[/]")
         return None
     tables = report_tables(rows, sorted(set(datasets)))
-    print_tables(tables)
+    transfer = transfer_tables(aggregate(rows))
+    print_tables(tables, transfer)
     path = Path(results_dir) / "summary.md"
-    write_text(path, report_markdown(tables))
+    write_text(path, report_markdown(tables, transfer=transfer))
     console.print(
         f"wrote {escape(str(path))} and {escape(str(store.runs_csv))}; "
         f"`byolbench report {escape(str(results_dir))}` adds CSV, plots and an HTML page"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -16,16 +17,21 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from byolbench import __version__
+from byolbench.bench.cell_eval import ONLINE_TRAINED
 from byolbench.bench.store import ResultsStore, utc_now
 from byolbench.config import MIXED_PRECISION_CHOICES, PROTOCOL_CHOICES, EvalConfig
+from byolbench.config import parse_protocols as parse_config_protocols
 from byolbench.data import load_dataset
 from byolbench.data.base import DatasetSplits, limit_labelled_samples
 from byolbench.env_info import device_name, git_commit
 from byolbench.errors import ConfigError
-from byolbench.eval.evaluate import evaluate_backbone, protocol_variant
+from byolbench.eval.evaluate import OnlineProbeResult, evaluate_backbone, protocol_variant
 from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
 from byolbench.export.source import BackboneSource
+from byolbench.train.online_probe import PROBE_FILE, load_probe_head
 from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
+
+logger = logging.getLogger(__name__)
 
 METHOD_BYOL = "byol"
 METHOD_TIMM = "timm-pretrained"
@@ -51,7 +57,9 @@ class EvaluateRequest:
 
     Attributes:
         dataset: Registered dataset name (``byolbench list datasets``).
-        protocols: ``knn`` and/or ``linear``; empty keeps the run's own (or the default) ones.
+        protocols: Any of ``knn``, ``linear``, ``fewshot``, ``finetune`` and
+            ``online-linear`` (run folders with a probe only); empty keeps the run's own (or
+            the default) ones.
         data_dir: Data directory (default ``$BYOLBENCH_DATA``).
         image_size: Evaluation resolution; 0 uses the size the weights were trained at.
         max_train_samples: Use only N labelled training images for the probes (0: all).
@@ -75,16 +83,37 @@ def parse_protocols(text: str) -> tuple[str, ...]:
     """``"knn,linear"`` -> ``("knn", "linear")``.
 
     Raises:
-        ConfigError: For a protocol that does not exist.
+        ConfigError: One line naming the unknown protocols and listing the valid ones.
     """
-    names = tuple(p.strip() for p in text.split(",") if p.strip())
-    bad = [p for p in names if p not in PROTOCOL_CHOICES]
-    if bad or not names:
+    return parse_config_protocols(text, "--protocols")
+
+
+def _online_probe(
+    source: BackboneSource, request: EvaluateRequest, protocols: tuple[str, ...]
+) -> OnlineProbeResult | None:
+    """The run's online probe when ``online-linear`` is asked for.
+
+    Raises:
+        ConfigError: When the weights carry no probe, or it was trained on another dataset.
+    """
+    if "online-linear" not in protocols:
+        return None
+    path = source.folder / PROBE_FILE
+    if source.kind != "run" or not path.is_file():
         raise ConfigError(
-            f"--protocol {text!r} is not valid; choose from {', '.join(PROTOCOL_CHOICES)}, "
-            "comma-separated, e.g. --protocol knn,linear"
+            f"online-linear needs the online probe trained during pretraining, but {source.folder} "
+            f"has no {PROBE_FILE} (only run folders of `byolbench run` with online-linear among "
+            "eval.protocols have one); choose among "
+            f"{', '.join(p for p in PROTOCOL_CHOICES if p != 'online-linear')}"
         )
-    return names
+    if source.dataset and source.dataset != request.dataset:
+        raise ConfigError(
+            f"online-linear: the probe in {source.folder} was trained on {source.dataset}'s "
+            f"labels, not {request.dataset}'s; evaluate it with --dataset {source.dataset} or "
+            "choose knn, linear, fewshot or finetune for transfer"
+        )
+    head = load_probe_head(path).to(_device(request.device))
+    return OnlineProbeResult(head, {"trained": ONLINE_TRAINED, "probe_file": str(path)})
 
 
 def _device(name: str) -> torch.device:
@@ -141,6 +170,7 @@ def _run(
     seed: int,
     meta: dict[str, Any],
     details: dict[str, Any],
+    online_probe: OnlineProbeResult | None = None,
 ) -> list[dict[str, Any]]:
     device = _device(request.device)
     precision = _precision(request.mixed_precision, device)
@@ -155,6 +185,7 @@ def _run(
         device=device,
         autocast_dtype=autocast_dtype(precision),
         seed=seed,
+        online_probe=online_probe,
     )
     common = {
         "timestamp": utc_now(),
@@ -186,6 +217,7 @@ def _run(
             "variant": protocol_variant(row),
             "top1": round(row.top1, 4),
             "top5": round(row.top5, 4),
+            "rankme": round(row.rankme, 3) if row.rankme == row.rankme else None,
             "protocol_details": {**row.details, **extra},
         }
         for row in rows
@@ -213,10 +245,18 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
             f"{spec.arch} was trained at, and its position embeddings fix that size; drop "
             "--image-size"
         )
-    backbone = source.load()
     run_config = source.run_config()
     seed = run_config.train.seed if run_config else 0
     eval_config = _eval_config(request, run_config.eval if run_config else EvalConfig())
+    if not request.protocols and "online-linear" in eval_config.protocols:
+        try:  # the run's own protocols: online-linear only where its probe applies
+            _online_probe(source, request, eval_config.protocols)
+        except ConfigError as exc:
+            logger.info("leaving out online-linear: %s", exc)
+            kept = tuple(p for p in eval_config.protocols if p != "online-linear")
+            eval_config = dataclasses.replace(eval_config, protocols=kept or ("knn",))
+    probe = _online_probe(source, request, eval_config.protocols)
+    backbone = source.load()
     splits = _load_splits(request, source.mean, source.std, image_size)
     pretrained_on = source.dataset or request.dataset
     meta: dict[str, Any] = {
@@ -244,7 +284,16 @@ def evaluate_source(source: BackboneSource, request: EvaluateRequest) -> list[di
         "pretrained_on": source.dataset,
     }
     return _run(
-        backbone, splits, eval_config, image_size, METHOD_BYOL, request, int(seed), meta, details
+        backbone,
+        splits,
+        eval_config,
+        image_size,
+        METHOD_BYOL,
+        request,
+        int(seed),
+        meta,
+        details,
+        probe,
     )
 
 
@@ -254,6 +303,11 @@ def evaluate_pretrained(name: str, request: EvaluateRequest) -> list[dict[str, A
     Raises:
         ConfigError: For an unknown name or weights that would need a download.
     """
+    if "online-linear" in request.protocols:
+        raise ConfigError(
+            "online-linear needs a probe trained during BYOL pretraining; timm's pretrained "
+            "weights have none: choose among knn, linear, fewshot, finetune"
+        )
     cfg = pretrained_cfg(name)
     image_size = request.image_size or int(cfg.input_size[-1])
     backbone = create_pretrained_backbone(name, image_size)

@@ -5,6 +5,7 @@ A checkpoint is a folder ``step-<N>`` holding:
 * ``model.safetensors``: the whole BYOL module (online, target, heads, BatchNorm buffers);
 * ``optimizer.pt``: optimizer (and fp16 scaler) state, read back with ``weights_only=True``;
 * ``rng-<rank>.safetensors``: each process's torch and augmentation generator states;
+* ``extra.safetensors`` (optional): tensors of training helpers (the online linear probe);
 * ``state.json``: step, epoch, position in the epoch, counters, and a manifest of every file
   with its size and SHA-256.
 
@@ -37,6 +38,7 @@ PREFIX = "step-"
 STATE_FILE = "state.json"
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
+EXTRA_FILE = "extra.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -101,10 +103,12 @@ class CheckpointManager:
         state: TrainState,
         rng_state: dict[str, torch.Tensor],
         extra: dict[str, Any] | None = None,
+        extra_tensors: dict[str, torch.Tensor] | None = None,
     ) -> Path:
         """Writes a checkpoint of ``state.step`` from every process; returns its folder.
 
-        Every process must call this at the same step (it synchronises them).
+        Every process must call this at the same step (it synchronises them). ``extra`` goes
+        into ``state.json``, ``extra_tensors`` (the main process's) into ``extra.safetensors``.
         """
         final = self.directory / f"{PREFIX}{state.step:08d}"
         tmp = self.directory / f".tmp-{PREFIX}{state.step:08d}"
@@ -126,6 +130,9 @@ class CheckpointManager:
             if scaler is not None:
                 payload["scaler"] = scaler.state_dict()
             torch.save(payload, tmp / OPTIMIZER_FILE)
+            if extra_tensors:
+                tensors = {k: v.detach().cpu().contiguous() for k, v in extra_tensors.items()}
+                save_file(tensors, tmp / EXTRA_FILE)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             manifest = {
@@ -184,6 +191,12 @@ class CheckpointManager:
             except CheckpointError as exc:
                 logger.warning("skipping damaged checkpoint %s: %s", path.name, exc)
         return None
+
+    @staticmethod
+    def extra_tensors(path: Path) -> dict[str, torch.Tensor]:
+        """The checkpoint's ``extra.safetensors`` tensors (empty when it has none)."""
+        file = Path(path) / EXTRA_FILE
+        return load_file(file, device="cpu") if file.is_file() else {}
 
     @staticmethod
     def load(

@@ -37,12 +37,14 @@ from byolbench.models.backbone import backbone_spec, create_backbone
 from byolbench.train.batches import ShardedBatches
 from byolbench.train.budget import BudgetPlanner, parse_duration
 from byolbench.train.checkpoint import CheckpointManager, TrainState
+from byolbench.train.feature_hooks import FeatureHooks
 from byolbench.train.metrics import (
     DeviceMeter,
     MetricsFile,
     collapse_message,
     healthy_std,
 )
+from byolbench.train.online_probe import OnlineProbe
 from byolbench.train.optim import build_optimizer, scaled_lr, set_lr, warmup_cosine
 from byolbench.train.precision import autocast_dtype
 
@@ -72,6 +74,7 @@ class TrainResult:
         resumed_from: The checkpoint the run resumed from, if any.
         history: Logged metric records.
         steps_per_epoch: Optimizer steps per pass over the pretraining split.
+        online_probe: The online linear probe trained alongside (``online-linear``), if any.
     """
 
     model: BYOL
@@ -82,6 +85,7 @@ class TrainResult:
     resumed_from: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
     steps_per_epoch: int = 0
+    online_probe: OnlineProbe | None = None
 
 
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
@@ -190,6 +194,7 @@ class Trainer:
         self.ema_updates = 0
         self.skipped_steps = 0
         self.skipped_in_a_row = 0
+        self.hooks: FeatureHooks | None = None
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -264,7 +269,13 @@ class Trainer:
 
         generator = torch.Generator(device=acc.device)
         generator.manual_seed(cfg.train.seed * 1_000_003 + 7919 * acc.process_index + 1)
+        hooks = FeatureHooks.create(
+            cfg, self.splits, raw.feature_dim, total_steps, acc, self.metrics
+        )
+        self.hooks = hooks
         state, resumed_from = self._resume(raw, optimizer, generator)
+        if resumed_from:
+            hooks.load_state_tensors(CheckpointManager.extra_tensors(Path(resumed_from)))
         if acc.is_main_process:
             self.metrics.truncate_after(state.step)
         planner = self._budget_planner(state)
@@ -307,6 +318,7 @@ class Trainer:
                                 view1 = view1.contiguous(memory_format=torch.channels_last)
                                 view2 = view2.contiguous(memory_format=torch.channels_last)
                             out = model(view1, view2)
+                            hooks.on_batch(out.features, indices, state.step)
                             acc.backward(out.loss)
                             if acc.sync_gradients and cfg.optim.grad_clip > 0:
                                 acc.clip_grad_norm_(raw.online_parameters(), cfg.optim.grad_clip)
@@ -333,6 +345,7 @@ class Trainer:
                         set_lr(
                             optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
                         )
+                        hooks.on_step(state.step, state.epoch, stop_at)
                         if self.on_step is not None:
                             self.on_step(state.step, limit(total_steps))
                         logged = state.step % cfg.train.log_every == 0 or state.step == stop_at
@@ -363,6 +376,7 @@ class Trainer:
                     if state.batch_in_epoch >= usable:
                         state.epoch += 1
                         state.batch_in_epoch = 0
+                        hooks.end_epoch(state.step, state.epoch)
                         self._monitor(raw, state, image_size)
                         checkpoint()
                 if saved_step != state.step:
@@ -384,6 +398,7 @@ class Trainer:
             resumed_from,
             history,
             steps_per_epoch,
+            hooks.probe,
         )
 
     def _skipped_step(self, state: TrainState) -> None:
@@ -505,6 +520,7 @@ class Trainer:
             "tau": tau,
             "projection_std": std,
             "images_per_second": images_per_second,
+            **(self.hooks.log_fields() if self.hooks is not None else {}),
         }
         self._watch_collapse(state, std, raw.projector_dim)
         if acc.is_main_process:
@@ -564,6 +580,7 @@ class Trainer:
             state,
             self._rng_state(generator),
             extra={"config_hash": self.config.config_hash()},
+            extra_tensors=self.hooks.state_tensors() if self.hooks is not None else None,
         )
 
     def _resume(

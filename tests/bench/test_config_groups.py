@@ -22,6 +22,7 @@ TINY = {
     "model.predictor_hidden_dim": "32",
     "model.projector_dim": "16",
     "eval.protocols": "knn",
+    "eval.knn_sweep": "",
 }
 
 

@@ -148,3 +148,27 @@ def test_bad_reference_files_are_one_line_errors(tmp_path):
         load_references(bad)
     with pytest.raises(DataError, match="not found"):
         load_references(tmp_path / "none.csv")
+
+
+def test_online_linear_rows_match_online_references_and_offline_rows_offline_ones():
+    refs = [
+        ref("d", "resnet18", 100, "offline linear", 1.0),
+        ref("d", "resnet18", 1000, "online linear", 2.0),
+    ]
+    online = nearest_reference("d", "resnet18", "online-linear", 100, refs)
+    assert online.reference.top1 == 2.0  # same protocol beats closer epochs
+    assert not online.caveats
+    offline = nearest_reference("d", "resnet18", "linear", 1000, refs)
+    assert offline.reference.top1 == 1.0
+    packaged = nearest_reference("cifar10", "resnet18", "online-linear", 100)
+    assert packaged.reference.protocol == "online linear" and packaged.reference.top1 == 92.58
+    assert "solo-learn" in packaged.reference.source
+    only_offline = nearest_reference("imagenet", "resnet50", "online-linear", 100)
+    assert "fitted after pretraining" in only_offline.caveat
+
+
+def test_fewshot_and_finetune_rows_only_match_the_same_protocol():
+    assert nearest_reference("cifar10", "resnet18", "fewshot", 100) is None
+    assert nearest_reference("cifar10", "resnet18", "finetune", 100) is None
+    refs = [ref("d", "resnet18", 100, "knn", 1.0), ref("d", "resnet18", 100, "finetune", 2.0)]
+    assert nearest_reference("d", "resnet18", "finetune", 100, refs).reference.top1 == 2.0

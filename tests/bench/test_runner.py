@@ -26,6 +26,7 @@ TINY = {
     "model.predictor_hidden_dim": "32",
     "model.projector_dim": "16",
     "eval.protocols": "knn",
+    "eval.knn_sweep": "",  # only the headline k=200: one kNN row per method
 }
 
 

@@ -121,7 +121,8 @@ def test_evaluate_timm_pretrained_from_cache(runs, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     invoke(*args)
     frame = pd.read_csv(tmp_path / "results" / "runs.csv")
-    assert list(frame["method"]) == ["timm-pretrained"] and frame.loc[0, "image_size"] == 32
+    assert set(frame["method"]) == {"timm-pretrained"} and (frame["image_size"] == 32).all()
+    assert sorted(frame["variant"]) == ["k=10", "k=16"]  # the kNN sweep, capped at 16 images
 
 
 def test_errors_are_one_red_line(runs, tmp_path, capsys):

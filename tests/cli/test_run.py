@@ -40,13 +40,20 @@ def test_tiny_matrix_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(tmp_path / "runs.csv")
     assert list(frame.columns) == list(RESULT_COLUMNS)
-    assert len(frame) == 4
-    assert set(zip(frame["method"], frame["protocol"], strict=True)) == {
-        ("byol", "knn"),
-        ("byol", "linear"),
-        ("random", "knn"),
-        ("random", "linear"),
+    assert len(frame) == 10  # per method: the kNN sweep (4 k) and the linear probe
+    variants = frame["variant"].fillna("")
+    assert set(zip(frame["method"], frame["protocol"], variants, strict=True)) == {
+        (method, protocol, variant)
+        for method in ("byol", "random")
+        for protocol, variant in [
+            ("knn", "k=10"),
+            ("knn", "k=20"),
+            ("knn", "k=100"),
+            ("knn", "k=200"),
+            ("linear", ""),
+        ]
     }
+    assert frame["rankme"].between(1, 512).all()  # at most the feature width
     assert frame["top1"].between(0, 100).all() and (frame["top5"] >= frame["top1"]).all()
     assert (frame["top1"] > 10).any()  # better than chance somewhere on 10 classes
     assert (frame["backbone"] == "test_resnet").all() and (frame["dataset"] == "cifar10-mini").all()
@@ -89,7 +96,7 @@ def test_tiny_matrix_end_to_end(tmp_path):
     assert "0 cell(s) run, 1 already finished and skipped, 0 failed" in " ".join(
         again.output.split()
     )
-    assert len(pd.read_csv(tmp_path / "runs.csv")) == 4  # nothing repeated
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 10  # nothing repeated
 
 
 def test_unknown_backbone_is_one_red_line(tmp_path):

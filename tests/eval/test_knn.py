@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -41,3 +42,26 @@ def test_knn_caps_k_at_training_size():
         torch.eye(3), torch.tensor([0, 1, 2]), torch.eye(3), torch.tensor([0, 1, 2]), 3, k=200
     )
     assert result.k == 3 and result.top1 == 100.0
+
+
+def test_knn_sweep_equals_separate_knn_calls():
+    from byolbench.eval.knn import knn_sweep
+
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(6, 8, generator=generator)
+    labels = torch.arange(300) % 6
+    train = centres[labels] + 0.8 * torch.randn(300, 8, generator=generator)
+    test_labels = torch.arange(120) % 6
+    test = centres[test_labels] + 0.8 * torch.randn(120, 8, generator=generator)
+    ks = (10, 20, 100, 200)
+    swept = knn_sweep(train, labels, test, test_labels, 6, ks, 0.1, chunk_size=50)
+    assert [r.k for r in swept] == list(ks)
+    for result in swept:
+        alone = knn_classify(train, labels, test, test_labels, 6, result.k, 0.1)
+        assert (result.top1, result.top5) == (alone.top1, alone.top5)
+        # an independent brute-force vote for this k
+        sims = F.normalize(test, dim=1) @ F.normalize(train, dim=1).T
+        top = sims.topk(result.k, dim=1)
+        votes = torch.zeros(120, 6).scatter_add_(1, labels[top.indices], (top.values / 0.1).exp())
+        assert result.top1 == pytest.approx(100.0 * (votes.argmax(1) == test_labels).float().mean())
+    assert len({r.top1 for r in swept}) > 1  # the k really differ

@@ -39,6 +39,8 @@ TINY_ARGS = [
     "eval.linear_l2_grid=0.001",
     "--set",
     "eval.knn_k=20",
+    "--set",
+    "eval.knn_sweep=",  # the headline k only
 ]
 
 
