@@ -15,6 +15,7 @@ import pandas as pd
 
 from byolbench.bench.aggregate import (
     DISPLAY_LABELS,
+    METHOD_LABELS,
     PROTOCOL_LABELS,
     comparison_records,
     headline_variants,
