@@ -30,6 +30,7 @@ TINY = {
     "model.projector_dim": "16",
     "eval.protocols": "knn",
     "eval.knn_k": "5",
+    "eval.knn_sweep": "",
 }
 
 

@@ -27,6 +27,7 @@ def test_two_cpu_processes_train_one_cell_together(tmp_path):
         "model.predictor_hidden_dim=16",
         "model.projector_dim=8",
         "eval.protocols=knn",
+        "eval.knn_sweep=",
         "eval.random_baseline=false",
     ):
         args += ["--set", item]

@@ -26,7 +26,8 @@ def test_each_stage_leaves_its_files_and_only_the_last_writes_rows(tmp_path):
     spec.cli = {"train.epochs": 1, "train.batch_size": 4, "train.mixed_precision": "no"}
     spec.sets = parse_overrides(
         ["model.projector_hidden_dim=16", "model.predictor_hidden_dim=16",
-         "model.projector_dim=8", "eval.protocols=knn", "train.checkpoint_every=4"]
+         "model.projector_dim=8", "eval.protocols=knn", "eval.knn_sweep=",
+         "train.checkpoint_every=4"]
     )  # fmt: skip
     (cell,) = expand(spec)
     store = ResultsStore(tmp_path / "results")

@@ -84,6 +84,7 @@ def _shard_process(data: Path, results: Path, shard: str) -> subprocess.Popen:
         "model.predictor_hidden_dim=32",
         "model.projector_dim=16",
         "eval.protocols=knn",
+        "eval.knn_sweep=",
     ):
         args += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
