@@ -56,10 +56,15 @@ class AugmentConfig:
         preset: Registered augmentation (``byol``, ``byol-small``, ``none``, or a plugin);
             ``auto`` picks ``byol-small`` at 64 px and below, ``byol`` above.
         crop_min_scale: Lower bound of the random-resized-crop area fraction.
+        progressive_min_size: Progressive resizing: views start at this side and grow to the
+            training size over the first ``progressive_fraction`` of the steps (0: off).
+        progressive_fraction: Part of the optimizer steps over which views grow.
     """
 
     preset: str = "auto"
     crop_min_scale: float = 0.08
+    progressive_min_size: int = 0
+    progressive_fraction: float = 0.75
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from byolbench.augment.presets import create_augmentation
+from byolbench.augment.progressive import resizable, view_size
 from byolbench.augment.transforms import EvalTransform
 from byolbench.byol.model import BYOL
 from byolbench.byol.momentum import tau_schedule
@@ -247,6 +248,8 @@ class Trainer:
             self.splits.info.std,
             cfg.augment.crop_min_scale,
         )
+        if cfg.augment.progressive_min_size:
+            augment = resizable(augment, cfg.augment.preset)
         batches = ShardedBatches(
             len(self.splits.pretrain),
             cfg.train.batch_size,
@@ -312,6 +315,14 @@ class Trainer:
                     todo = batches.epoch(state.epoch, state.batch_in_epoch)
                     for indices in todo[: usable - state.batch_in_epoch]:
                         batch = images[indices.to(images.device)].to(acc.device, non_blocking=True)
+                        if cfg.augment.progressive_min_size:
+                            augment.image_size = view_size(
+                                state.step,
+                                total_steps,
+                                cfg.augment.progressive_min_size,
+                                image_size,
+                                cfg.augment.progressive_fraction,
+                            )
                         with acc.accumulate(model):
                             view1, view2 = augment(batch, generator)
                             if cfg.model.channels_last:

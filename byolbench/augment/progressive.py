@@ -1,0 +1,42 @@
+"""Progressive resizing: smaller views early in pretraining, the full size at the end.
+
+With ``augment.progressive_min_size`` set, the random-resized-crop output grows linearly from
+that side to the training size over the first ``augment.progressive_fraction`` of the
+optimizer steps (in steps of ``SIZE_STEP`` pixels), then stays at the training size, so the
+last part of training and all evaluation see full-size images. Early steps cost a fraction of
+a full-size step, so a fixed time budget holds more of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from byolbench.errors import ConfigError
+
+SIZE_STEP = 4
+
+
+def view_size(step: int, total_steps: int, min_size: int, full_size: int, fraction: float) -> int:
+    """The view side for optimizer step ``step`` of ``total_steps``."""
+    if min_size <= 0 or min_size >= full_size or total_steps <= 0:
+        return full_size
+    ramp = max(1.0, fraction * total_steps)
+    progress = min(1.0, step / ramp)
+    size = min_size + progress * (full_size - min_size)
+    snapped = int(size // SIZE_STEP) * SIZE_STEP
+    return full_size if progress >= 1.0 else max(min_size, min(full_size, snapped))
+
+
+def resizable(transform: Any, name: str) -> Any:
+    """``transform`` if its output size can change between batches (``image_size``).
+
+    Raises:
+        ConfigError: For an augmentation (e.g. a plugin's) that has a fixed output size.
+    """
+    if not isinstance(getattr(transform, "image_size", None), int):
+        raise ConfigError(
+            f"augment.progressive_min_size needs an augmentation whose output size can change "
+            f"(byolbench's byol, byol-small); {name!r} has none: set "
+            "augment.progressive_min_size=0"
+        )
+    return transform

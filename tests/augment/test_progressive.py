@@ -1,0 +1,48 @@
+"""Progressive resizing: the view size schedule and its use in training."""
+
+import pytest
+
+from byolbench.augment.progressive import view_size
+from byolbench.errors import ConfigError
+from byolbench.train.accel import make_accelerator
+from byolbench.train.trainer import Trainer
+from tests.train.helpers import tiny_config
+
+
+def test_sizes_grow_linearly_in_steps_of_four_then_stay_full():
+    sizes = [view_size(s, 100, 16, 32, 0.5) for s in range(101)]
+    assert sizes[0] == 16 and sizes[50:] == [32] * 51
+    assert sizes == sorted(sizes) and {s % 4 for s in sizes} == {0}
+    assert sizes[25] == 24  # half way up the ramp
+    assert view_size(10, 100, 0, 32, 0.5) == 32  # off
+
+
+def test_training_sees_small_views_first_and_full_views_last(monkeypatch, tiny_splits):
+    from byolbench.byol import model as byol_model
+
+    seen = []
+    original = byol_model.BYOL.forward
+
+    def recording(self, view1, view2):
+        seen.append(view1.shape[-1])
+        return original(self, view1, view2)
+
+    monkeypatch.setattr(byol_model.BYOL, "forward", recording)
+    config = tiny_config(
+        **{
+            "train.epochs": 2,
+            "augment.progressive_min_size": 8,
+            "augment.progressive_fraction": 0.5,
+        }
+    )
+    Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+    assert seen[0] == 8 and seen[-1] == 16 and seen == sorted(seen)
+
+
+def test_a_fixed_size_augmentation_is_refused(monkeypatch, tiny_splits):
+    import byolbench.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "create_augmentation", lambda *a, **k: lambda x, g: (x, x))
+    config = tiny_config(**{"augment.progressive_min_size": 8})
+    with pytest.raises(ConfigError, match="progressive_min_size"):
+        Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
