@@ -226,54 +226,18 @@ class RunConfig:
         return merge_tables(self, nested, source)
 
     def validate(self) -> RunConfig:
-        """Checks values that types alone cannot; returns ``self`` for chaining."""
-        checks: list[tuple[bool, str, str]] = [
-            (
-                self.train.mixed_precision in MIXED_PRECISION_CHOICES,
-                "train.mixed_precision",
-                ", ".join(MIXED_PRECISION_CHOICES),
-            ),
-            (self.optim.name in OPTIMIZER_CHOICES, "optim.name", ", ".join(OPTIMIZER_CHOICES)),
-            (
-                self.model.small_image_stem in ("auto", "on", "off"),
-                "model.small_image_stem",
-                "auto, on, off",
-            ),
-            (
-                all(p in PROTOCOL_CHOICES for p in self.eval.protocols),
-                "eval.protocols",
-                "a subset of knn, linear",
-            ),
-            (self.train.epochs >= 1, "train.epochs", "an integer >= 1"),
-            (self.train.batch_size >= 2, "train.batch_size", "an integer >= 2 (BatchNorm)"),
-            (self.train.grad_accum_steps >= 1, "train.grad_accum_steps", "an integer >= 1"),
-            (0.0 <= self.byol.tau_base <= 1.0, "byol.tau_base", "a number in [0, 1]"),
-            (self.optim.lr > 0, "optim.lr", "a positive number"),
-            (self.optim.weight_decay >= 0, "optim.weight_decay", "a number >= 0"),
-            (
-                0.0 < self.augment.crop_min_scale <= 1.0,
-                "augment.crop_min_scale",
-                "a number in (0, 1]",
-            ),
-            (
-                self.data.image_size == 0 or self.data.image_size >= 8,
-                "data.image_size",
-                "0 (native) or at least 8",
-            ),
-            (self.data.max_train_samples >= 0, "data.max_train_samples", "0 (all) or more"),
-            (self.eval.knn_k >= 1, "eval.knn_k", "an integer >= 1"),
-            (self.eval.knn_temperature > 0, "eval.knn_temperature", "a positive number"),
-            (
-                0.0 < self.eval.linear_val_fraction < 1.0,
-                "eval.linear_val_fraction",
-                "a number in (0, 1)",
-            ),
-            (len(self.eval.linear_l2_grid) >= 1, "eval.linear_l2_grid", "at least one value"),
-        ]
-        for ok, key, valid in checks:
-            if not ok:
-                value = self.flat()[key]
-                raise ConfigError(f"{key}={value!r} is invalid; valid: {valid}")
+        """Checks values that types alone cannot; returns ``self`` for chaining.
+
+        Raises:
+            ConfigError: Listing every invalid setting, one line each
+                (``byolbench.validation``).
+        """
+        from byolbench.errors import ProblemsError
+        from byolbench.validation import config_problems
+
+        problems = config_problems(self)
+        if problems:
+            raise ProblemsError(problems, "the configuration")
         return self
 
     def config_hash(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from byolbench.errors import ConfigError
 from byolbench.eval.evaluate import evaluate_backbone, protocol_variant
 from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
 from byolbench.export.source import BackboneSource
+from byolbench.folder_names import NAME_MAX, folder_name
 from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
 
 METHOD_BYOL = "byol"
@@ -123,10 +123,7 @@ def _cell_id(label: str, identity: str, request: EvaluateRequest, image_size: in
         + ([request.mixed_precision] if request.mixed_precision != "no" else [])
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    slug = "__".join(
-        re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in (request.dataset, label)
-    )
-    return f"evaluate__{slug}__{digest}"
+    return "evaluate__" + folder_name((request.dataset, label), (digest,), NAME_MAX - 10)
 
 
 def _run(

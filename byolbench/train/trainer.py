@@ -155,6 +155,7 @@ class Trainer:
         run_dir: Folder for ``metrics.jsonl`` and ``checkpoints/``; ``None`` keeps nothing.
         on_step: Called after each optimizer step as ``on_step(step, total_steps)``.
         on_log: Called with each metrics record (every ``log_every`` steps).
+        on_resume: Called after resuming as ``on_resume(checkpoint, state, total_steps)``.
     """
 
     def __init__(
@@ -165,8 +166,10 @@ class Trainer:
         run_dir: Path | None = None,
         on_step: Callable[[int, int], None] | None = None,
         on_log: Callable[[dict[str, Any]], None] | None = None,
+        on_resume: Callable[[str, TrainState, int], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_resume = on_resume
         self.splits = splits
         self.accelerator = accelerator
         self.run_dir = run_dir
@@ -255,6 +258,8 @@ class Trainer:
         generator = torch.Generator(device=acc.device)
         generator.manual_seed(cfg.train.seed * 1_000_003 + 7919 * acc.process_index + 1)
         state, resumed_from = self._resume(raw, optimizer, generator)
+        if resumed_from and self.on_resume is not None:
+            self.on_resume(resumed_from, state, stop_at)
         if acc.is_main_process:
             self.metrics.truncate_after(state.step)
 
