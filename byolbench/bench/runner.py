@@ -266,9 +266,7 @@ def pretrain_cell(ctx: CellContext, splits: DatasetSplits) -> TrainResult:
             ),
         )
 
-    trainer = Trainer(
-        cell.config, splits, ctx.accelerator, ctx.run_dir, on_step, on_log, on_resume
-    )
+    trainer = Trainer(cell.config, splits, ctx.accelerator, ctx.run_dir, on_step, on_log, on_resume)
     result = trainer.fit()
     if ctx.options.log_with:
         ctx.accelerator.end_training()
