@@ -559,8 +559,17 @@ def run_matrix(
                     callbacks.on_outcome(outcome)
         with interruptible("rebuilding the index", "every finished cell is kept"):
             if _is_main_process(options.cpu):
-                store.rebuild_index()
+                _rebuild_index(store)
     return outcomes
+
+
+def _rebuild_index(store: ResultsStore) -> None:
+    """Rebuilds ``runs.csv`` at the end; a failure (a full disk) is logged, not raised: the rows
+    are safe in the run folders and the next run rebuilds the index from them."""
+    try:
+        store.rebuild_index()
+    except OSError as exc:
+        logger.error("could not rebuild the index: %s; the next run rebuilds it", exc)
 
 
 def _run_or_record(
