@@ -41,7 +41,7 @@ def _storage_size(index: FolderIndex, requested: int) -> int:
         try:
             with Image.open(path) as image:
                 sizes.add(image.size)
-        except OSError:
+        except (OSError, Image.DecompressionBombError):  # skipped later, with a warning
             continue
     if requested == 0 and len(sizes) == 1:
         width, height = sizes.pop()
