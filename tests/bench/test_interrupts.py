@@ -111,12 +111,20 @@ def test_sigterm_during_start_up_gets_the_resume_hint(tmp_path):
     assert [s["status"] for s in read_sessions(run_dir)] == ["interrupted"]
 
 
-def test_sigterm_becomes_an_interrupt_with_the_stage_named():
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_become_an_interrupt_with_the_stage_named(signum):
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. pytest run in the background
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    else:
+        previous_int = signal.getsignal(signal.SIGINT)
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(TrainingInterrupted) as info:  # noqa: SIM117
-        with sigterm_as_interrupt(), interruptible("evaluating cell c", "its weights are kept"):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)
+    try:
+        with pytest.raises(TrainingInterrupted) as info:  # noqa: SIM117
+            with sigterm_as_interrupt(), interruptible("evaluating cell c", "its weights are kept"):
+                os.kill(os.getpid(), signum)
+                time.sleep(5)
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
     message = str(info.value)
     assert message.startswith("stopped while evaluating cell c; its weights are kept;")
     assert message.endswith("run the same command again to resume")

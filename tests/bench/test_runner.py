@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from byolbench.bench.matrix import MatrixSpec, expand
+from byolbench.bench.progress import read_sessions
 from byolbench.bench.runner import RunOptions, run_matrix
 from byolbench.bench.store import ResultsStore
 
@@ -111,7 +112,13 @@ def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
     again = _cli(results)
     output, _ = again.communicate(timeout=600)
     assert again.returncode == 0, output
-    assert "1 already finished" in output.replace("\n", " ")
+    text = " ".join(output.split())
+    assert "1 already finished" in text
+    assert "resuming cell" in text and "__s1__" in text and "from " in text  # said on the console
+    (second_dir,) = (results / "runs").glob("*__s1__*")
+    sessions = read_sessions(second_dir)
+    assert [s["status"] for s in sessions] == ["killed", "done"]  # the record shows the kill
+    assert sessions[1]["resumed_from"] and sessions[1]["start_step"] > 0
     rows = ResultsStore(results).read()
     assert len(rows) == 6  # 3 seeds x (byol, random) x kNN, each exactly once
     assert sorted(rows["seed"].tolist()) == [0, 0, 1, 1, 2, 2]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import logging
 
+import pytest
 import torch
 
 from byolbench.hashing import sha256_file
@@ -59,3 +61,33 @@ def test_unsafe_optimizer_file_is_skipped_naming_it_and_the_previous_checkpoint_
     result = Trainer(more, tiny_splits, make_accelerator("no"), tmp_path).fit()
     assert result.resumed_from == str(previous)
     assert result.state.step == 8
+
+
+def test_a_full_disk_while_checkpointing_leaves_no_checkpoint_taken_as_valid(
+    tmp_path, tiny_splits, monkeypatch
+):
+    from byolbench.train import checkpoint as checkpoint_module
+
+    real_save = checkpoint_module.torch.save
+    calls = {"n": 0}
+
+    def save_until_full(obj, path):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint: half the file, then the disk is full
+            with open(path, "wb") as handle:
+                handle.write(b"\x80\x02half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, path)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", save_until_full)
+    config = tiny_config(**{"train.checkpoint_every": 2, "train.keep_checkpoints": 5})
+    with pytest.raises(OSError, match="No space left"):
+        Trainer(config, tiny_splits, make_accelerator("no"), tmp_path).fit()
+    manager = CheckpointManager(tmp_path / "checkpoints")
+    assert [p.name for p in manager.candidates()] == ["step-00000002"]
+    found = manager.latest_valid()
+    assert found is not None and found[0].name == "step-00000002"
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", real_save)
+    result = Trainer(config, tiny_splits, make_accelerator("no"), tmp_path).fit()
+    assert result.resumed_from.endswith("step-00000002") and result.state.step == 8
