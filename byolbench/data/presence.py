@@ -34,8 +34,8 @@ class DatasetFacts:
     Attributes:
         problems: One line each: what is missing or wrong, and how to fix it.
         notes: Things worth saying that are not problems (e.g. a download will happen).
-        pretrain_images: Pretraining images, or at least this many when ``counted_upto`` cut
-            the count short; ``None`` when unknown.
+        pretrain_images: Pretraining images (an image folder's are counted up to the limit
+            the checks need, so a large folder reports that limit); ``None`` when unknown.
         train_images: Labelled training images (same convention).
         classes: Classes with training images; ``None`` when unknown.
         image_size: Native side length; ``None`` when unknown.
@@ -135,8 +135,13 @@ def image_folder_facts(root: Path, name: str, count_limit: int) -> DatasetFacts:
             f"{root}/train; add training images or remove the class from {eval_dir.name}/"
         )
     facts.classes = len(with_images)
-    facts.train_images = sum(count_images(root / "train" / c, count_limit) for c in with_images)
-    facts.pretrain_images = facts.train_images
+    counted = 0
+    for class_name in with_images:  # stop as soon as there are enough (ImageNet has 1.28M files)
+        counted += count_images(root / "train" / class_name, count_limit - counted)
+        if counted >= count_limit:
+            break
+    facts.train_images = counted
+    facts.pretrain_images = counted
     unlabelled = next((root / d for d in UNLABELLED_DIRS if (root / d).is_dir()), None)
     if unlabelled is not None and facts.pretrain_images < count_limit:
         facts.pretrain_images += count_images(unlabelled, count_limit - facts.pretrain_images)
