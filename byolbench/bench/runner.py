@@ -488,8 +488,8 @@ def run_cell(
         with interruptible(f"waiting for cell {cell.cell_id}", "nothing is lost"):
             time.sleep(WAIT_POLL_SECONDS)
     progress = CellProgress(run_dir, cell.cell_id, enabled=claimed is not None)
-    progress.start()
     try:
+        progress.start()
         outcome = train_and_evaluate(cell, store, options, callbacks, claimed, cache, progress)
     except (TrainingInterrupted, KeyboardInterrupt):
         progress.end("interrupted")
@@ -552,7 +552,8 @@ def run_matrix(
             with interruptible("between cells", done):
                 if callbacks.on_cell is not None:
                     callbacks.on_cell(cell, index, len(cells))
-            outcome = _run_or_record(cell, store, options, callbacks, cache)
+            with interruptible(f"starting cell {cell.cell_id}", done):
+                outcome = _run_or_record(cell, store, options, callbacks, cache)
             outcomes.append(outcome)
             with interruptible("between cells", done):
                 if callbacks.on_outcome is not None:
