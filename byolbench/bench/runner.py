@@ -13,6 +13,11 @@ restored from them instead of training again. A half-done cell resumes from its 
 checkpoint. A cell being trained by another live process is skipped (or waited for). A failed
 cell is recorded in its folder's ``error.json`` (indexed in ``failures.csv``) and the matrix
 goes on unless ``fail_fast`` is set.
+
+Before any cell starts, ``run_matrix`` checks the whole matrix (``byolbench.bench.preflight``).
+Ctrl-C or SIGTERM in any stage ends in ``TrainingInterrupted`` with the resume hint
+(``byolbench.bench.interrupts``), and every attempt at a cell is recorded in its
+``progress.json`` (``byolbench.bench.progress``).
 """
 
 from __future__ import annotations
