@@ -303,112 +303,19 @@ class RunConfig:
         return merge_tables(self, nested, source)
 
     def validate(self) -> RunConfig:
-        """Checks values that types alone cannot; returns ``self`` for chaining."""
-        parse_protocols(self.eval.protocols, "eval.protocols")
-        checks: list[tuple[bool, str, str]] = [
-            (
-                self.train.mixed_precision in MIXED_PRECISION_CHOICES,
-                "train.mixed_precision",
-                ", ".join(MIXED_PRECISION_CHOICES),
-            ),
-            (self.optim.name in OPTIMIZER_CHOICES, "optim.name", ", ".join(OPTIMIZER_CHOICES)),
-            (
-                self.model.small_image_stem in ("auto", "on", "off"),
-                "model.small_image_stem",
-                "auto, on, off",
-            ),
-            (self.train.epochs >= 1, "train.epochs", "an integer >= 1"),
-            (self.train.batch_size >= 2, "train.batch_size", "an integer >= 2 (BatchNorm)"),
-            (self.train.grad_accum_steps >= 1, "train.grad_accum_steps", "an integer >= 1"),
-            (0.0 <= self.byol.tau_base <= 1.0, "byol.tau_base", "a number in [0, 1]"),
-            (self.optim.lr > 0, "optim.lr", "a positive number"),
-            (self.optim.weight_decay >= 0, "optim.weight_decay", "a number >= 0"),
-            (
-                0.0 < self.augment.crop_min_scale <= 1.0,
-                "augment.crop_min_scale",
-                "a number in (0, 1]",
-            ),
-            (
-                self.data.image_size == 0 or self.data.image_size >= 8,
-                "data.image_size",
-                "0 (native) or at least 8",
-            ),
-            (self.data.max_train_samples >= 0, "data.max_train_samples", "0 (all) or more"),
-            (self.eval.knn_k >= 1, "eval.knn_k", "an integer >= 1"),
-            (self.eval.knn_temperature > 0, "eval.knn_temperature", "a positive number"),
-            (
-                0.0 < self.eval.linear_val_fraction < 1.0,
-                "eval.linear_val_fraction",
-                "a number in (0, 1)",
-            ),
-            (len(self.eval.linear_l2_grid) >= 1, "eval.linear_l2_grid", "at least one value"),
-            (all(k >= 1 for k in self.eval.knn_sweep), "eval.knn_sweep", "integers >= 1"),
-            (
-                len(self.eval.fewshot_fractions) >= 1
-                and all(0.0 < f <= 1.0 for f in self.eval.fewshot_fractions),
-                "eval.fewshot_fractions",
-                "fractions in (0, 1], e.g. 0.01,0.1",
-            ),
-            (
-                0.0 < self.eval.fewshot_val_fraction < 1.0,
-                "eval.fewshot_val_fraction",
-                "a number in (0, 1)",
-            ),
-            (self.eval.finetune_epochs >= 1, "eval.finetune_epochs", "an integer >= 1"),
-            (
-                all(lr > 0 for lr in self.eval.finetune_lr_grid),
-                "eval.finetune_lr_grid",
-                "positive numbers (empty: the family recipe)",
-            ),
-            (
-                self.eval.finetune_optimizer in FINETUNE_OPTIMIZER_CHOICES,
-                "eval.finetune_optimizer",
-                ", ".join(FINETUNE_OPTIMIZER_CHOICES),
-            ),
-            (
-                0.0 < self.eval.finetune_layer_decay <= 1.0,
-                "eval.finetune_layer_decay",
-                "a number in (0, 1] (1: off)",
-            ),
-            (self.eval.finetune_batch_size >= 2, "eval.finetune_batch_size", "an integer >= 2"),
-            (
-                self.eval.finetune_warmup_epochs >= 0,
-                "eval.finetune_warmup_epochs",
-                "a number >= 0",
-            ),
-            (
-                0.0 < self.eval.finetune_val_fraction < 1.0,
-                "eval.finetune_val_fraction",
-                "a number in (0, 1)",
-            ),
-            (
-                0.0 < self.eval.finetune_crop_min_scale <= 1.0,
-                "eval.finetune_crop_min_scale",
-                "a number in (0, 1]",
-            ),
-            (self.eval.online_lr > 0, "eval.online_lr", "a positive number"),
-            (self.eval.online_weight_decay >= 0, "eval.online_weight_decay", "a number >= 0"),
-            (self.eval.rankme_every >= 0, "eval.rankme_every", "0 (off) or a number of steps"),
-            (self.eval.rankme_samples >= 2, "eval.rankme_samples", "an integer >= 2"),
-            (
-                self.eval.embedding_map in EMBEDDING_MAP_CHOICES,
-                "eval.embedding_map",
-                ", ".join(EMBEDDING_MAP_CHOICES),
-            ),
-            (
-                self.eval.embedding_map_samples >= 10,
-                "eval.embedding_map_samples",
-                "an integer >= 10",
-            ),
-        ]
-        if self.train.time_budget:
-            from byolbench.train.budget import parse_duration
+        """Checks values that types alone cannot; returns ``self`` for chaining.
 
-            parse_duration(self.train.time_budget)
-        for ok, key, valid in checks:
-            if not ok:
-                value = self.flat()[key]
-                raise ConfigError(f"{key}={value!r} is invalid; valid: {valid}")
+        Raises:
+            ConfigError: Listing every invalid setting, one line each
+                (``byolbench.validation``).
+        """
+        from byolbench.errors import ProblemsError
+        from byolbench.validation import config_problems
+
+        parse_protocols(self.eval.protocols, "eval.protocols")
+        problems = config_problems(self)
+        if problems:
+            raise ProblemsError(problems, "the configuration")
         return self
 
     def config_hash(self) -> str:

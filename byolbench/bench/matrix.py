@@ -25,9 +25,8 @@ A TOML matrix file looks like::
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,9 @@ from typing import Any
 from byolbench.bench.presets import preset_overrides
 from byolbench.bench.recipes import AUTO, check_recipe, family_for, recipe_overrides
 from byolbench.config import RunConfig, merge_tables
-from byolbench.errors import ConfigError, close_matches
+from byolbench.errors import ConfigError, ProblemsError, close_matches
+from byolbench.folder_names import folder_name
+from byolbench.validation import SEED_MAX, config_problems
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,10 +84,13 @@ class Cell:
 
     @property
     def cell_id(self) -> str:
-        """Folder-safe unique name: dataset, backbone, augmentation, seed and config hash."""
-        parts = [self.dataset, self.backbone, self.augmentation, f"s{self.seed}"]
-        slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in parts)
-        return f"{slug}__{self.config.config_hash()}"
+        """Folder-safe unique name: dataset, backbone, augmentation, seed and config hash.
+
+        Names that would make it longer than ``byolbench.folder_names.NAME_MAX`` characters
+        (a long ``imagefolder:`` path) are shortened in the middle; the hash keeps it unique.
+        """
+        parts = (self.dataset, self.backbone, self.augmentation)
+        return folder_name(parts, (f"s{self.seed}", self.config.config_hash()))
 
 
 @dataclass
@@ -131,20 +135,39 @@ def split_list(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-def parse_seeds(items: Sequence[Any], source: str) -> list[int]:
-    """Seeds as integers.
+def parse_seeds(items: Any, source: str) -> list[int]:
+    """Seeds as non-negative integers, from a list or a comma-separated string.
+
+    Integers and digit strings are accepted; floats (``0.5``), booleans (``true``) and other
+    text are refused rather than rounded or split into characters.
 
     Raises:
-        ConfigError: When one is not an integer.
+        ConfigError: When there is no seed, or one is not a non-negative integer.
     """
+    if isinstance(items, str):
+        items = split_list(items)
+    elif isinstance(items, (int, float, bool)):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(
+            f"seeds in {source} must be a list of integers, got {items!r}; e.g. seeds = [0, 1, 2]"
+        )
+    if not items:
+        raise ConfigError(f"no seed given in {source}; e.g. --seeds 0,1,2 or seeds = [0, 1, 2]")
     seeds = []
     for item in items:
-        try:
-            seeds.append(int(item))
-        except (TypeError, ValueError):
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            seed = None
+        elif isinstance(item, int):
+            seed = item
+        else:
+            seed = int(item.strip()) if item.strip().isdigit() else None
+        if seed is None or not 0 <= seed <= SEED_MAX:
             raise ConfigError(
-                f"seed {item!r} in {source} is not an integer; e.g. --seeds 0,1,2"
-            ) from None
+                f"seed {item!r} in {source} is not an integer in 0..{SEED_MAX}; "
+                "e.g. --seeds 0,1,2 or seeds = [0, 1, 2]"
+            )
+        seeds.append(seed)
     return seeds
 
 
@@ -152,12 +175,23 @@ def load_matrix_file(path: Path) -> dict[str, Any]:
     """Reads a TOML matrix file.
 
     Raises:
-        ConfigError: When the file is missing, not TOML, or has unknown tables or keys.
+        ConfigError: When the file is missing, not UTF-8 TOML, or has unknown tables or keys,
+            or a table where a value belongs (and the reverse).
     """
+    if path.is_dir():
+        raise ConfigError(f"matrix file {path} is a folder; pass a .toml file (benchmarks/*.toml)")
     if not path.is_file():
         raise ConfigError(f"matrix file {path} does not exist; see benchmarks/*.toml for examples")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 TOML"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read matrix file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     for table in data:
@@ -167,12 +201,39 @@ def load_matrix_file(path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"unknown table [{table}] in {path}{did}; valid: {', '.join(FILE_TABLES)}"
             )
+        _require_table(data[table], f"[{table}]", path)
     for key in data.get("matrix", {}):
         if key not in MATRIX_KEYS:
             raise ConfigError(
                 f"unknown key matrix.{key} in {path}; valid: {', '.join(MATRIX_KEYS)}"
             )
+    for kind in ("datasets", "backbones"):
+        for name, table in data.get(kind, {}).items():
+            _require_table(table, f"[{kind}.{name}]", path)
+    _check_sections(data.get("defaults", {}), "[defaults]", path)
+    for kind in ("datasets", "backbones"):
+        for name, table in data.get(kind, {}).items():
+            _check_sections(table, f"[{kind}.{name}]", path)
     return data
+
+
+def _require_table(value: Any, where: str, path: Path) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where} in {path} must be a table, got {type(value).__name__} {value!r}; "
+            f"write it as a [{where.strip('[]')}] table of keys (see benchmarks/*.toml)"
+        )
+
+
+def _check_sections(table: dict[str, Any], where: str, path: Path) -> None:
+    """Each entry of a settings table must be a section table (``train.epochs = 3`` makes
+    ``train`` one)."""
+    for section, values in table.items():
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{section} = {values!r} in {where} of {path} is not a setting; write "
+                f"section.key = value, e.g. train.epochs = 100"
+            )
 
 
 def spec_from_file(path: Path) -> MatrixSpec:
@@ -188,12 +249,16 @@ def spec_from_file(path: Path) -> MatrixSpec:
             raise ConfigError(f"matrix.{key} in {path} must be a list of names, got {value!r}")
         return value
 
+    preset = matrix.get("preset", "standard")
+    if not isinstance(preset, str):
+        raise ConfigError(f"matrix.preset in {path} must be a name, got {preset!r}")
+
     return MatrixSpec(
         backbones=names("backbones", []),
         datasets=names("datasets", []),
         augmentations=names("augmentations", ["auto"]),
-        seeds=parse_seeds(matrix.get("seeds", [0]), str(path)),
-        preset=str(matrix.get("preset", "standard")),
+        seeds=parse_seeds(matrix.get("seeds", [0]), f"{path} matrix.seeds"),
+        preset=preset,
         recipe=str(matrix.get("recipe", AUTO)),
         defaults=data.get("defaults", {}),
         per_dataset=data.get("datasets", {}),
@@ -245,11 +310,17 @@ def _check_table_names(spec: MatrixSpec) -> None:
                 )
 
 
-def expand(spec: MatrixSpec) -> list[Cell]:
+def expand(spec: MatrixSpec, validate: bool = True) -> list[Cell]:
     """Resolves every cell's config, in the order datasets, backbones, augmentations, seeds.
 
+    Args:
+        spec: The matrix.
+        validate: Also check every setting's range (``byolbench.validation``);
+            ``byolbench.bench.preflight`` does it (with names and data) when this is off.
+
     Raises:
-        ConfigError: For an empty matrix, unknown keys or wrong types (naming key and source).
+        ConfigError: For an empty matrix, unknown keys or wrong types (naming key and source),
+            or invalid values; the problems of all cells are listed together, each once.
     """
     if not spec.backbones or not spec.datasets:
         missing = "backbones" if not spec.backbones else "datasets"
@@ -257,41 +328,60 @@ def expand(spec: MatrixSpec) -> list[Cell]:
             f"the matrix has no {missing}; pass --{missing} or set matrix.{missing} in a "
             "--config file"
         )
+    if not spec.augmentations:
+        raise ConfigError("the matrix has no augmentations; pass e.g. --augmentations auto")
+    if not spec.seeds:
+        raise ConfigError("the matrix has no seeds; pass e.g. --seeds 0,1,2")
     _check_table_names(spec)
     check_recipe(spec.recipe, spec.source)
     base = RunConfig().replace(preset_overrides(spec.preset), f"preset {spec.preset!r}")
     base = merge_tables(base, spec.defaults, f"{spec.source} [defaults]")
     cells: list[Cell] = []
+    problems: list[str] = []
     for dataset in spec.datasets:
         for backbone in spec.backbones:
             for augmentation in spec.augmentations:
                 for seed in spec.seeds:
-                    config = base.replace(
-                        {
-                            "data.dataset": dataset,
-                            "model.backbone": backbone,
-                            "augment.preset": augmentation,
-                            "train.seed": seed,
-                        },
-                        "matrix",
-                    )
-                    config = merge_tables(
-                        config,
-                        spec.per_dataset.get(dataset, {}),
-                        f"{spec.source} [datasets.{dataset}]",
-                    )
-                    config = merge_tables(
-                        config,
-                        spec.per_backbone.get(backbone, {}),
-                        f"{spec.source} [backbones.{backbone}]",
-                    )
-                    config = merge_tables(config, _nest(spec.cli), "command-line options")
-                    config = merge_tables(config, _nest(spec.sets), "--set")
-                    family = family_for(spec.recipe, config.model.backbone)
-                    recipe = recipe_overrides(family, config, user_keys(spec, dataset, backbone))
-                    config = config.replace(recipe, f"the {family} recipe")
-                    cells.append(Cell(config.validate(), f"{spec.preset}/{family}", tuple(recipe)))
+                    try:
+                        config = _cell_config(spec, base, dataset, backbone, augmentation, seed)
+                        family = family_for(spec.recipe, config.model.backbone)
+                        recipe = recipe_overrides(
+                            family, config, user_keys(spec, dataset, backbone)
+                        )
+                        config = config.replace(recipe, f"the {family} recipe")
+                    except ConfigError as exc:
+                        problems.append(str(exc))
+                        continue
+                    if validate:
+                        problems += config_problems(config)
+                    cells.append(Cell(config, f"{spec.preset}/{family}", tuple(recipe)))
+    if problems:
+        raise ProblemsError(problems)
     return cells
+
+
+def _cell_config(
+    spec: MatrixSpec, base: RunConfig, dataset: str, backbone: str, augmentation: str, seed: int
+) -> RunConfig:
+    """One cell's config: the matrix entries, then the per-dataset and per-backbone tables,
+    then command-line options and ``--set``."""
+    config = base.replace(
+        {
+            "data.dataset": dataset,
+            "model.backbone": backbone,
+            "augment.preset": augmentation,
+            "train.seed": seed,
+        },
+        "matrix",
+    )
+    config = merge_tables(
+        config, spec.per_dataset.get(dataset, {}), f"{spec.source} [datasets.{dataset}]"
+    )
+    config = merge_tables(
+        config, spec.per_backbone.get(backbone, {}), f"{spec.source} [backbones.{backbone}]"
+    )
+    config = merge_tables(config, _nest(spec.cli), "command-line options")
+    return merge_tables(config, _nest(spec.sets), "--set")
 
 
 def diff_from_defaults(config: RunConfig) -> dict[str, Any]:

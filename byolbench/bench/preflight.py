@@ -1,48 +1,231 @@
-"""Checks of a whole matrix before any cell starts."""
+"""Checks of a whole matrix before any cell starts: every problem at once, one line each.
+
+What is checked, for every cell: each setting against its valid range
+(``byolbench.validation``); backbone, dataset and augmentation names; the dataset's presence
+on disk (image folders' layout and classes; torchvision files when downloads are off); the
+batch against the dataset's size and ``eval.knn_k`` against its training images; the image
+size against what the backbone can take; and that the results folder can be written.
+``run_matrix`` calls ``preflight`` first; ``byolbench run --dry-run`` reports the same.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from byolbench.augment.presets import AUGMENTATIONS, resolve_preset_name
+from byolbench.bench.cell_eval import check_evaluation
 from byolbench.bench.matrix import Cell
+from byolbench.bench.store import RUNS_DIR, RUNS_FILE, is_writable_dir
+from byolbench.config import EvalConfig
+from byolbench.data.base import data_root
+from byolbench.data.presence import DatasetFacts, dataset_facts
 from byolbench.data.registry import DATASETS, split_name
-from byolbench.errors import ConfigError, unknown_name_message
+from byolbench.errors import ByolbenchError, ConfigError, ProblemsError, unknown_name_message
 from byolbench.models.backbone import ALIASES, is_timm_model
+from byolbench.models.input_size import input_size_problem
 from byolbench.models.registry import BACKBONES
+from byolbench.validation import config_problems
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Preflight:
+    """The outcome of the checks.
+
+    Attributes:
+        problems: One line each; any problem means nothing may start.
+        notes: Facts worth showing in a dry run (e.g. downloads that will happen).
+    """
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        """Adds a problem once."""
+        if line and line not in self.problems:
+            self.problems.append(line)
+
+
+def _backbone_problem(name: str) -> str:
+    resolved = ALIASES.get(name, name)
+    if is_timm_model(resolved) or name in BACKBONES:
+        return ""
+    import timm
+
+    choices = [*ALIASES, *BACKBONES.names(), *timm.list_models()]
+    return unknown_name_message(
+        "backbone", name, choices, "See `byolbench list backbones --all-timm`."
+    )
+
+
+def name_problems(cell: Cell) -> list[str]:
+    """Unknown backbone, dataset or augmentation names of one cell (with close matches)."""
+    problems = []
+    backbone = _backbone_problem(cell.backbone)
+    if backbone:
+        problems.append(backbone)
+    dataset = split_name(cell.dataset)[0]
+    if dataset not in DATASETS:
+        problems.append(
+            unknown_name_message(
+                "dataset", cell.dataset, DATASETS.names(), "See `byolbench list datasets`."
+            )
+        )
+    augmentation = resolve_preset_name(cell.augmentation, 32)
+    if cell.augmentation != "auto" and augmentation not in AUGMENTATIONS:
+        problems.append(
+            unknown_name_message(
+                "augmentation",
+                cell.augmentation,
+                [*AUGMENTATIONS.names(), "auto"],
+                "See `byolbench list augmentations`.",
+            )
+        )
+    return problems
 
 
 def check_names(cells: Sequence[Cell]) -> None:
-    """Fails fast on unknown backbone, dataset or augmentation names before any training.
+    """Fails on unknown backbone, dataset or augmentation names before any training.
 
     Raises:
-        ConfigError: For the first unknown name (with close matches).
+        ProblemsError: Listing every unknown name (with close matches).
     """
-    for cell in cells:
-        name = ALIASES.get(cell.backbone, cell.backbone)
-        if not is_timm_model(name) and name not in BACKBONES:
-            import timm
+    problems = [line for cell in cells for line in name_problems(cell)]
+    if problems:
+        raise ProblemsError(problems)
 
-            choices = [*ALIASES, *BACKBONES.names(), *timm.list_models()]
-            raise ConfigError(
-                unknown_name_message(
-                    "backbone", cell.backbone, choices, "See `byolbench list backbones --all-timm`."
-                )
+
+def _processes() -> int:
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def size_problems(cell: Cell, facts: DatasetFacts, processes: int) -> list[str]:
+    """The batch against the pretraining images, ``eval.knn_k`` against the training images."""
+    config = cell.config
+    problems = []
+    per_step = config.train.batch_size * processes * config.train.grad_accum_steps
+    images = facts.pretrain_images
+    if images is not None and config.data.max_train_samples:
+        images = min(images, config.data.max_train_samples)
+    if images is not None and per_step > images:
+        problems.append(
+            f"train.batch_size={config.train.batch_size}: {per_step} images per optimizer step "
+            f"({processes} process(es) x {config.train.grad_accum_steps} accumulation step(s)) "
+            f"exceed the {images} pretraining images of {cell.dataset}; e.g. --batch-size "
+            f"{max(2, min(256, images // max(1, processes * config.train.grad_accum_steps)))}"
+        )
+    # The default k is capped at the training images (documented); a k set on purpose above
+    # them is a mistake.
+    explicit_k = config.eval.knn_k != EvalConfig.knn_k
+    if facts.train_images is not None and explicit_k and config.eval.knn_k > facts.train_images:
+        problems.append(
+            f"eval.knn_k={config.eval.knn_k}: expected at most the {facts.train_images} "
+            f"training images of {cell.dataset}; e.g. --set eval.knn_k="
+            f"{min(200, facts.train_images)}"
+        )
+    return problems
+
+
+def _image_size_problem(cell: Cell, facts: DatasetFacts) -> str:
+    size = cell.config.data.image_size or facts.image_size
+    if not size:
+        return ""
+    try:
+        problem = input_size_problem(cell.backbone, size, cell.config.model.small_image_stem)
+    except ByolbenchError as exc:  # a broken plugin backbone
+        return str(exc).splitlines()[0]
+    if problem and not cell.config.data.image_size:
+        problem = problem.replace(
+            f"data.image_size={size}:",
+            f"data.image_size=0 (the native {size} px of {cell.dataset}):",
+        )
+    return problem
+
+
+def results_problems(results_dir: Path) -> list[str]:
+    """The results folder must be (or become) a writable folder with a readable index."""
+    if results_dir.exists() and not results_dir.is_dir():
+        return [
+            f"--results-dir {results_dir} is a file, not a folder; pass a folder, e.g. "
+            "--results-dir results"
+        ]
+    if not is_writable_dir(results_dir):
+        return [
+            f"--results-dir {results_dir} cannot be written (read-only, or not yours); pass "
+            "another --results-dir"
+        ]
+    problems = []
+    runs = results_dir / RUNS_DIR
+    if runs.exists() and not runs.is_dir():
+        problems.append(f"{runs} is a file, but run folders go there; move it aside")
+    index = results_dir / RUNS_FILE
+    if index.exists():
+        try:
+            with open(index, encoding="utf-8") as handle:
+                handle.read(1 << 16)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(
+                f"{index} is not a readable results CSV ({exc}); move it aside (it is rebuilt "
+                "from the run folders)"
             )
-        dataset = split_name(cell.dataset)[0]
-        if dataset not in DATASETS:
-            raise ConfigError(
-                unknown_name_message(
-                    "dataset", cell.dataset, DATASETS.names(), "See `byolbench list datasets`."
-                )
+    return problems
+
+
+def check_cells(cells: Sequence[Cell], results_dir: Path | None = None) -> Preflight:
+    """Runs every check on every cell; nothing is trained, downloaded or decoded."""
+    report = Preflight()
+    if results_dir is not None:
+        for line in results_problems(Path(results_dir)):
+            report.add(line)
+    facts_of: dict[tuple[str, str, bool, int], DatasetFacts] = {}
+    processes = _processes()
+    for cell in cells:
+        for line in config_problems(cell.config):
+            report.add(line)
+        names = name_problems(cell)
+        for line in names:
+            report.add(line)
+        try:
+            check_evaluation([cell])
+        except ConfigError as exc:
+            report.add(str(exc))
+        data = cell.config.data
+        if split_name(cell.dataset)[0] not in DATASETS:
+            continue
+        limit = max(cell.config.train.batch_size * processes, cell.config.eval.knn_k) + 1
+        key = (cell.dataset, data.data_dir, data.download, limit)
+        if key not in facts_of:
+            facts_of[key] = dataset_facts(
+                cell.dataset, data_root(data.data_dir or None), data.download, limit
             )
-        augmentation = resolve_preset_name(cell.augmentation, 32)
-        if cell.augmentation != "auto" and augmentation not in AUGMENTATIONS:
-            raise ConfigError(
-                unknown_name_message(
-                    "augmentation",
-                    cell.augmentation,
-                    [*AUGMENTATIONS.names(), "auto"],
-                    "See `byolbench list augmentations`.",
-                )
-            )
+            report.notes.extend(n for n in facts_of[key].notes if n not in report.notes)
+        facts = facts_of[key]
+        for line in facts.problems:
+            report.add(line)
+        for line in size_problems(cell, facts, processes):
+            report.add(line)
+        if not names and not facts.problems:
+            report.add(_image_size_problem(cell, facts))
+    return report
+
+
+def preflight(cells: Sequence[Cell], results_dir: Path | None = None) -> Preflight:
+    """Checks the whole matrix; returns the report when there is no problem.
+
+    Raises:
+        ProblemsError: Listing every problem, one line each.
+    """
+    report = check_cells(cells, results_dir)
+    if report.problems:
+        raise ProblemsError(report.problems)
+    for note in report.notes:
+        logger.info(note)
+    return report

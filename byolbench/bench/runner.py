@@ -15,6 +15,11 @@ restored from them instead of training again. A half-done cell resumes from its 
 checkpoint. A cell being trained by another live process is skipped (or waited for). A failed
 cell is recorded in its folder's ``error.json`` (indexed in ``failures.csv``) and the matrix
 goes on unless ``fail_fast`` is set.
+
+Before any cell starts, ``run_matrix`` checks the whole matrix (``byolbench.bench.preflight``).
+Ctrl-C or SIGTERM in any stage ends in ``TrainingInterrupted`` with the resume hint
+(``byolbench.bench.interrupts``), and every attempt at a cell is recorded in its
+``progress.json`` (``byolbench.bench.progress``).
 """
 
 from __future__ import annotations
@@ -39,14 +44,16 @@ from byolbench.atomic import atomic_path
 from byolbench.augment.presets import resolve_preset_name
 from byolbench.bench.cell_eval import (
     EmbeddingMapCollector,
-    check_evaluation,
     frozen_probe_result,
     online_probe_result,
     with_statistics,
 )
 from byolbench.bench.claim import Claim, ClaimHolder, try_claim
+from byolbench.bench.interrupts import interruptible, sigterm_as_interrupt
 from byolbench.bench.matrix import Cell
-from byolbench.bench.preflight import check_names
+from byolbench.bench.plan import write_plan
+from byolbench.bench.preflight import preflight
+from byolbench.bench.progress import CellProgress, resume_message
 from byolbench.bench.store import ResultsStore, utc_now, write_json
 from byolbench.config import RunConfig
 from byolbench.data import load_dataset
@@ -56,6 +63,7 @@ from byolbench.errors import ByolbenchError
 from byolbench.eval.evaluate import EvalRow, evaluate_backbone, protocol_variant
 from byolbench.models.backbone import backbone_spec
 from byolbench.train.accel import make_accelerator, use_cpu
+from byolbench.train.checkpoint import TrainState
 from byolbench.train.online_probe import PROBE_FILE
 from byolbench.train.precision import autocast_dtype
 from byolbench.train.trainer import (
@@ -134,6 +142,7 @@ class CellContext:
     run_dir: Path
     claim: Claim | None = None
     eval_seconds: float = 0.0
+    progress: CellProgress | None = None
 
     @property
     def main(self) -> bool:
@@ -258,9 +267,23 @@ def pretrain_cell(ctx: CellContext, splits: DatasetSplits) -> TrainResult:
         if ctx.callbacks.on_log is not None:
             ctx.callbacks.on_log(record)
 
-    trainer = Trainer(
-        cell.config, splits, ctx.accelerator, ctx.run_dir, ctx.callbacks.on_step, on_log
-    )
+    def on_step(step: int, total: int) -> None:
+        if ctx.progress is not None:
+            ctx.progress.step(step, total)
+        if ctx.callbacks.on_step is not None:
+            ctx.callbacks.on_step(step, total)
+
+    def on_resume(checkpoint: str, state: TrainState, total: int) -> None:
+        if ctx.progress is not None:
+            ctx.progress.resumed(checkpoint, state.step, total)
+        _phase(
+            ctx.callbacks,
+            resume_message(
+                cell.cell_id, checkpoint, state.step, total, state.images_seen, state.train_seconds
+            ),
+        )
+
+    trainer = Trainer(cell.config, splits, ctx.accelerator, ctx.run_dir, on_step, on_log, on_resume)
     result = trainer.fit()
     if ctx.options.log_with:
         ctx.accelerator.end_training()
@@ -482,17 +505,30 @@ def train_and_evaluate(
     callbacks: RunCallbacks,
     claim: Claim | None = None,
     cache: DataCache | None = None,
+    progress: CellProgress | None = None,
 ) -> CellOutcome:
-    """Every stage of one unfinished cell, in order."""
-    ctx = start_cell(cell, store, options, callbacks, claim)
-    splits = load_cell_data(ctx, cache)
-    transfer = load_transfer_data(ctx, splits)
-    result = pretrain_cell(ctx, splits)
-    save_cell_weights(ctx, result, splits)
-    rows = evaluate_cell(ctx, result, splits, transfer)
+    """Every stage of one unfinished cell, in order.
+
+    Ctrl-C or SIGTERM in any stage ends in ``TrainingInterrupted`` with the resume hint (the
+    trainer handles pretraining itself, finishing the step and writing a checkpoint).
+    """
+    name = cell.cell_id
+    with interruptible(f"starting cell {name}", "nothing of it is lost"):
+        ctx = start_cell(cell, store, options, callbacks, claim)
+        ctx.progress = progress
+    with interruptible(f"loading the data of cell {name}", "nothing of it is lost"):
+        splits = load_cell_data(ctx, cache)
+        transfer = load_transfer_data(ctx, splits)
+    with interruptible(f"pretraining cell {name}", "its newest checkpoint is kept"):
+        result = pretrain_cell(ctx, splits)
+    kept = "its training is finished and its newest checkpoint kept (it is not trained again)"
+    with interruptible(f"evaluating cell {name}", kept):
+        save_cell_weights(ctx, result, splits)
+        rows = evaluate_cell(ctx, result, splits, transfer)
     if not ctx.main:
         return CellOutcome(cell, "done", run_dir=ctx.run_dir)
-    return finish_cell(ctx, cell_rows(ctx, result, splits, rows))
+    with interruptible(f"writing the results of cell {name}", kept):
+        return finish_cell(ctx, cell_rows(ctx, result, splits, rows))
 
 
 # -- claims, failures and the matrix loop ------------------------------------------------
@@ -530,6 +566,7 @@ def run_cell(
     ``options.wait_for_running``).
     """
     run_dir = store.run_dir(cell.cell_id)
+    waited = False
     while True:
         finished = finished_rows(store, cell)
         if finished is not None:
@@ -541,10 +578,25 @@ def run_cell(
             message = f"cell {cell.cell_id} is running in {claimed.describe()}"
             logger.warning("%s; skipping it (--wait-for-running waits instead)", message)
             return CellOutcome(cell, "running", error=message, run_dir=run_dir)
-        _phase(callbacks, f"waiting for {cell.cell_id} ({claimed.describe()})")
-        time.sleep(WAIT_POLL_SECONDS)
+        if not waited:
+            _phase(callbacks, f"waiting for cell {cell.cell_id}: running in {claimed.describe()}")
+            waited = True
+        with interruptible(f"waiting for cell {cell.cell_id}", "nothing is lost"):
+            time.sleep(WAIT_POLL_SECONDS)
+    progress = CellProgress(run_dir, cell.cell_id, enabled=claimed is not None)
     try:
-        return train_and_evaluate(cell, store, options, callbacks, claimed, cache)
+        progress.start()
+        outcome = train_and_evaluate(cell, store, options, callbacks, claimed, cache, progress)
+    except (TrainingInterrupted, KeyboardInterrupt):
+        progress.end("interrupted")
+        raise
+    except BaseException:
+        progress.end("failed")
+        raise
+    else:
+        steps = outcome.rows[0].get("steps") if outcome.rows else None
+        progress.end("done", int(steps) if isinstance(steps, int) else None)
+        return outcome
     finally:
         if claimed is not None:
             claimed.release()
@@ -562,10 +614,13 @@ def record_failure(store: ResultsStore, cell: Cell, exc: BaseException) -> str:
         "seed": cell.seed,
         "error": message.splitlines()[0] if message else type(exc).__name__,
     }
-    store.record_failure(
-        cell.cell_id, failure, traceback.format_exception(type(exc), exc, exc.__traceback__)
-    )
-    store.rebuild_index()
+    try:
+        store.record_failure(
+            cell.cell_id, failure, traceback.format_exception(type(exc), exc, exc.__traceback__)
+        )
+        store.rebuild_index()
+    except OSError as write_error:  # e.g. the disk that made the cell fail is full
+        logger.error("could not record the failure of %s: %s", cell.cell_id, write_error)
     return message
 
 
@@ -573,40 +628,75 @@ def run_matrix(
     cells: Sequence[Cell],
     options: RunOptions,
     callbacks: RunCallbacks | None = None,
+    plan: Sequence[Cell] | None = None,
 ) -> list[CellOutcome]:
     """Runs every cell in order; see the module docstring for skip, resume and failure rules.
 
+    Args:
+        cells: The cells to run (a shard of the matrix, or all of it).
+        options: How to run them.
+        callbacks: User-interface hooks.
+        plan: The whole matrix, recorded in ``matrix.json`` (for ``byolbench status``) once
+            the checks passed; ``None`` records nothing.
+
     Raises:
-        TrainingInterrupted: On Ctrl-C (after the running cell wrote a checkpoint).
+        ProblemsError: Before any cell starts, listing every problem of the matrix
+            (``byolbench.bench.preflight``).
+        TrainingInterrupted: On Ctrl-C or SIGTERM (after the running cell wrote a checkpoint).
         ByolbenchError: The first failure when ``options.fail_fast`` is set.
     """
     callbacks = callbacks or RunCallbacks()
-    check_names(cells)
-    check_evaluation(cells)
+    preflight(cells, options.results_dir)
+    if plan is not None:
+        write_plan(options.results_dir, plan)
     store = ResultsStore(options.results_dir)
     cache = DataCache()
     outcomes: list[CellOutcome] = []
-    for index, cell in enumerate(cells):
-        if callbacks.on_cell is not None:
-            callbacks.on_cell(cell, index, len(cells))
-        try:
-            outcome = run_cell(cell, store, options, callbacks, cache)
-        except TrainingInterrupted:
-            raise
-        except Exception as exc:
-            message = record_failure(store, cell, exc)
-            if options.fail_fast:
-                raise
-            logger.error("cell %s failed: %s", cell.cell_id, message.splitlines()[0])
-            outcome = CellOutcome(
-                cell, "failed", error=message, run_dir=store.run_dir(cell.cell_id)
-            )
-        outcomes.append(outcome)
-        if callbacks.on_outcome is not None:
-            callbacks.on_outcome(outcome)
-    if _is_main_process(options.cpu):
-        store.rebuild_index()
+    with sigterm_as_interrupt():
+        for index, cell in enumerate(cells):
+            done = f"{index} of {len(cells)} cell(s) are finished and kept"
+            with interruptible("between cells", done):
+                if callbacks.on_cell is not None:
+                    callbacks.on_cell(cell, index, len(cells))
+            with interruptible(f"starting cell {cell.cell_id}", done):
+                outcome = _run_or_record(cell, store, options, callbacks, cache)
+            outcomes.append(outcome)
+            with interruptible("between cells", done):
+                if callbacks.on_outcome is not None:
+                    callbacks.on_outcome(outcome)
+        with interruptible("rebuilding the index", "every finished cell is kept"):
+            if _is_main_process(options.cpu):
+                _rebuild_index(store)
     return outcomes
+
+
+def _rebuild_index(store: ResultsStore) -> None:
+    """Rebuilds ``runs.csv`` at the end; a failure (a full disk) is logged, not raised: the rows
+    are safe in the run folders and the next run rebuilds the index from them."""
+    try:
+        store.rebuild_index()
+    except OSError as exc:
+        logger.error("could not rebuild the index: %s; the next run rebuilds it", exc)
+
+
+def _run_or_record(
+    cell: Cell,
+    store: ResultsStore,
+    options: RunOptions,
+    callbacks: RunCallbacks,
+    cache: DataCache,
+) -> CellOutcome:
+    """``run_cell``, with a failure recorded (and raised again with ``fail_fast``)."""
+    try:
+        return run_cell(cell, store, options, callbacks, cache)
+    except (TrainingInterrupted, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        message = record_failure(store, cell, exc)
+        if options.fail_fast:
+            raise
+        logger.error("cell %s failed: %s", cell.cell_id, message.splitlines()[0])
+        return CellOutcome(cell, "failed", error=message, run_dir=store.run_dir(cell.cell_id))
 
 
 def _is_main_process(cpu: bool) -> bool:

@@ -46,3 +46,13 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
     warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def print_error(exc: BaseException | str) -> None:
+    """Prints an error as one red line (a ``ProblemsError``: a header, then one per problem)."""
+    from rich.markup import escape
+
+    first, *rest = str(exc).splitlines() or [type(exc).__name__]
+    error_console.print(f"[bold red]error:[/] {escape(first)}", soft_wrap=True)
+    for line in rest:
+        error_console.print(escape(line), soft_wrap=True)

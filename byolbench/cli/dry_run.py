@@ -9,6 +9,7 @@ from rich.markup import escape
 from torch.utils.flop_counter import FlopCounterMode
 
 from byolbench.bench.matrix import Cell, diff_from_defaults
+from byolbench.bench.preflight import Preflight
 from byolbench.bench.recipes import RECIPES
 from byolbench.cli.console import console
 from byolbench.data.catalog import CATALOG
@@ -36,14 +37,14 @@ def _estimate(cell: Cell) -> tuple[str, str, str]:
     size = cell.config.data.image_size or (entry.image_size if entry else 224)
     try:
         flops = forward_flops(cell, size) * FORWARDS_PER_IMAGE
-    except (ByolbenchError, RuntimeError, NotImplementedError) as exc:
+    except (ByolbenchError, RuntimeError, NotImplementedError, ValueError) as exc:
         return f"{size}", "?", f"? ({type(exc).__name__})"
     if entry is None:
         return f"{size}", "?", f"{flops / 1e9:.2f} GFLOP/img"
     images = entry.pretrain_images
     if cell.config.data.max_train_samples:
         images = min(images, cell.config.data.max_train_samples)
-    steps_per_epoch = images // cell.config.train.batch_size
+    steps_per_epoch = images // max(1, cell.config.train.batch_size)  # invalid: see problems
     steps = steps_per_epoch * cell.config.train.epochs
     total = flops * steps * cell.config.train.batch_size
     return f"{size}", f"{steps:,}", f"{total / 1e15:.2f} PFLOP ({flops / 1e9:.2f} GFLOP/img)"
@@ -59,8 +60,9 @@ def recipe_line(cell: Cell) -> str:
     return f"recipe {cell.recipe}: {summary}" + (f"; set {applied}" if applied else "") + kept
 
 
-def show_dry_run(cells: Sequence[Cell]) -> None:
-    """Prints each cell: its id, a compute estimate and the settings that differ from defaults."""
+def show_dry_run(cells: Sequence[Cell], report: Preflight | None = None) -> None:
+    """Prints each cell: its id, a compute estimate and the settings that differ from defaults;
+    then the notes and problems of the pre-flight checks (``report``)."""
     console.print(f"[bold]{len(cells)} cell(s)[/] (a dry run trains nothing)\n")
     for index, cell in enumerate(cells, start=1):
         size, steps, compute = _estimate(cell)
@@ -74,3 +76,9 @@ def show_dry_run(cells: Sequence[Cell]) -> None:
         "\n[dim]* with one process; compute = 8 backbone forwards per image per step (online "
         "forward+backward of two views, target forward of two views), multiply-adds x 2[/]"
     )
+    if report is None:
+        return
+    for note in report.notes:
+        console.print(f"[cyan]note:[/] {escape(note)}", soft_wrap=True)
+    if not report.problems:
+        console.print("[green]pre-flight checks passed: the matrix can run[/]")

@@ -9,6 +9,7 @@ import torch
 import typer
 from rich.markup import escape
 
+from byolbench.cli.checks import require_at_least, require_output_file
 from byolbench.cli.console import console, setup_logging
 from byolbench.export import open_source
 from byolbench.export.embeddings import check_output, embed_folder, write_embeddings
@@ -44,7 +45,9 @@ def embed(
         byolbench embed resnet18-byol/ --images photos/ --out photos.npy --normalize
     """
     setup_logging(verbose)
+    require_output_file("--out", out)
     check_output(out)
+    require_at_least("--batch-size", batch_size, 1)
     source = open_source(path, data_dir)
     device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
     spec = source.spec

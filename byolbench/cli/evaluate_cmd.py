@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from byolbench.bench.store import ResultsStore
+from byolbench.cli.checks import require_at_least, require_results_dir
 from byolbench.cli.console import console, setup_logging
 from byolbench.errors import ConfigError
 from byolbench.export import open_source
@@ -95,6 +96,11 @@ def evaluate(
         byolbench evaluate resnet18.a1_in1k --pretrained --dataset cifar10 --image-size 224
     """
     setup_logging(verbose)
+    require_at_least("--image-size", image_size, 0, "0 uses the size the weights were trained at")
+    if 0 < image_size < 8:
+        raise ConfigError(f"--image-size {image_size}: expected 0 or at least 8 (pixels)")
+    require_at_least("--max-train-samples", max_train_samples, 0, "0 uses all")
+    require_results_dir(results_dir)
     request = EvaluateRequest(
         dataset=dataset,
         protocols=parse_protocols(protocols) if protocols else (),

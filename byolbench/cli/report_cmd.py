@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from byolbench.bench.failures_report import current_failures, write_failures
 from byolbench.bench.report import REPORT_DIR, build_report, load_rows, write_report
 from byolbench.bench.store import ResultsStore, is_writable_dir
 from byolbench.cli.console import console, setup_logging
@@ -37,7 +38,8 @@ def report(
     epochs), accuracy plots with error bars and, when logged, loss and kNN accuracy over
     training, RankMe and kNN against steps, and 2-D embedding maps when the runs saved them;
     a transfer table per protocol when backbones were evaluated on other datasets; all of it
-    in report.md and a self-contained report.html. The terminal shows the same tables.
+    in report.md and a self-contained report.html. The terminal shows the same tables, and
+    the cells that failed and have not succeeded since (failures.md).
 
     Examples:
 
@@ -56,8 +58,22 @@ def report(
     print_tables(result.tables, result.transfer)
     out_dir = out if out is not None else Path(results_dir) / REPORT_DIR
     written = write_report(result, out_dir)
+    failures = current_failures(results_dir)
+    failures_file = write_failures(failures, out_dir)
+    if failures_file is not None:
+        written.append(failures_file)
     plots = sum(path.suffix == ".png" for path in written)
     console.print(
         f"wrote {len(written)} files ({len(result.tables)} dataset table(s), {plots} plot(s)) "
         f"to {escape(str(out_dir))}; open {escape(str(out_dir / 'report.html'))}"
     )
+    if failures:
+        console.print(
+            f"[red]{len(failures)} cell(s) failed and have not succeeded since "
+            f"({escape(str(failures_file))}):[/]"
+        )
+        for failure in failures:
+            console.print(
+                f"[red]  {escape(str(failure['cell_id']))}: {escape(str(failure['error']))}[/]",
+                soft_wrap=True,
+            )

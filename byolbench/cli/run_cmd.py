@@ -24,19 +24,33 @@ from byolbench.bench.matrix import (
     spec_from_file,
     split_list,
 )
-from byolbench.bench.plan import write_plan
+from byolbench.bench.preflight import check_cells
 from byolbench.bench.presets import preset_overrides
 from byolbench.bench.runner import CellOutcome, RunCallbacks, RunOptions, run_matrix
 from byolbench.bench.shard import parse_shard
 from byolbench.bench.slurm.settings import parse_sbatch_options, settings_from
-from byolbench.cli.console import console, is_main_process, setup_logging
+from byolbench.cli.console import (
+    console,
+    error_console,
+    is_main_process,
+    print_error,
+    setup_logging,
+)
 from byolbench.cli.dry_run import show_dry_run
 from byolbench.cli.slurm_cmd import run_on_slurm
 from byolbench.cli.tables import show_and_write_summary
 from byolbench.config import parse_overrides, parse_protocols
-from byolbench.errors import ConfigError
+from byolbench.errors import ByolbenchError, ConfigError, ProblemsError
+from byolbench.train.trainer import TrainingInterrupted
 
 QUICK_HINT = "no backbones, datasets or --config given: running the quick CPU preset"
+_EXAMPLES = {
+    "--backbones": "resnet18,vit_small",
+    "--datasets": "cifar10",
+    "--augmentations": "auto",
+    "--seeds": "0,1,2",
+}
+EXIT_FAILED = 1
 EXECUTORS = ("local", "slurm")
 CLUSTER = "Clusters (--executor slurm, --shard)"
 
@@ -51,6 +65,17 @@ def _spec(
     recipe: str | None = None,
 ) -> MatrixSpec:
     """The matrix from a file or the command line; the quick preset when nothing is named."""
+    for option, value in (
+        ("--backbones", backbones),
+        ("--datasets", datasets),
+        ("--augmentations", augmentations),
+        ("--seeds", seeds),
+    ):
+        if value is not None and not split_list(value):
+            raise ConfigError(
+                f"{option} {value!r} names nothing; give a comma-separated list, e.g. "
+                f"{option} {_EXAMPLES[option]}, or leave the option out"
+            )
     if config_file is not None:
         spec = spec_from_file(config_file)
     elif not backbones and not datasets:
@@ -66,7 +91,7 @@ def _spec(
     if augmentations:
         spec.augmentations = split_list(augmentations)
     if seeds:
-        spec.seeds = parse_seeds(split_list(seeds), "--seeds")
+        spec.seeds = parse_seeds(seeds, "--seeds")
     if preset:
         spec.preset = preset
     if recipe:
@@ -225,6 +250,13 @@ def run(
             rich_help_panel=CLUSTER,
         ),
     ] = None,
+    wait_for_running: Annotated[
+        bool,
+        typer.Option(
+            help="When another process (on any host sharing --results-dir) is training a "
+            "cell, wait for it to finish instead of skipping it."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
 ) -> None:
     """Pretrain each backbone x dataset x augmentation x seed, evaluate, and tabulate.
@@ -247,6 +279,12 @@ def run(
         byolbench run --config benchmarks/cifar10.toml --executor slurm --gpus-per-node 4
 
         byolbench run --config benchmarks/cifar10.toml --shard 2/4
+
+    Every setting, name, dataset and the results folder are checked for the whole matrix
+    before any cell starts (--dry-run shows the same problems without training). Exit
+    status: 0 every cell finished (or was finished before, or is running in another
+    process); 1 some cell failed (listed after the summary, recorded in failures.csv); 2 bad
+    input, nothing started; 130 interrupted (run the same command again to resume).
     """
     setup_logging(verbose)
     spec = _spec(config, backbones, datasets, augmentations, seeds, preset, recipe)
@@ -267,9 +305,15 @@ def run(
         cli["eval.datasets"] = tuple(split_list(eval_datasets))
     spec.cli = cli
     spec.sets = parse_overrides(set_ or [])
-    cells = expand(spec)
+    cells = expand(spec, validate=False)  # ranges are checked with everything else below
     selected = _shard_cells(cells, shard)
-    options = RunOptions(results_dir=results_dir, log_with=log_with, fail_fast=fail_fast, cpu=cpu)
+    options = RunOptions(
+        results_dir=results_dir,
+        log_with=log_with,
+        fail_fast=fail_fast,
+        cpu=cpu,
+        wait_for_running=wait_for_running,
+    )
     cluster = {
         "partition": partition,
         "gpus_per_node": gpus_per_node,
@@ -289,16 +333,35 @@ def run(
         return
     _check_local(executor, cluster, wait)
     if dry_run:
-        show_dry_run(selected)
+        report = check_cells(selected, results_dir)
+        show_dry_run(selected, report)
+        if report.problems:
+            raise ProblemsError(report.problems)
         return
     main = is_main_process()
-    if main:
-        write_plan(results_dir, cells)
-    with _RunDisplay(enabled=main) as display:
-        outcomes = run_matrix(selected, options, display.callbacks())
+    try:
+        with _RunDisplay(enabled=main) as display:
+            outcomes = run_matrix(
+                selected, options, display.callbacks(), plan=cells if main else None
+            )
+    except (ProblemsError, TrainingInterrupted):
+        raise
+    except Exception as exc:
+        if not fail_fast:
+            raise
+        print_error(exc if isinstance(exc, ByolbenchError) else _first_line(exc))
+        error_console.print("[red]stopped at the first failed cell (--fail-fast)[/]")
+        raise typer.Exit(EXIT_FAILED) from None
     if main:
         _print_outcomes(outcomes)
         show_and_write_summary(results_dir, {c.dataset for c in cells})
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _shard_cells(cells: list[Cell], shard: str | None) -> list[Cell]:
@@ -335,11 +398,15 @@ def _check_local(executor: str, cluster: dict[str, Any], wait: bool) -> None:
 def _print_outcomes(outcomes: list[CellOutcome]) -> None:
     done = sum(o.status == "done" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
+    running = [o for o in outcomes if o.status == "running"]
     failed = [o for o in outcomes if o.status == "failed"]
+    elsewhere = f"[bold]{len(running)}[/] running in another process, " if running else ""
     console.print(
         f"[bold]{done}[/] cell(s) run, [bold]{skipped}[/] already finished and skipped, "
-        f"[bold {'red' if failed else 'green'}]{len(failed)}[/] failed"
+        f"{elsewhere}[bold {'red' if failed else 'green'}]{len(failed)}[/] failed"
     )
+    for outcome in running:
+        console.print(f"[yellow]  {escape(outcome.error)}[/]")
     for outcome in failed:
         first_line = outcome.error.splitlines()[0] if outcome.error else ""
         console.print(f"[red]  failed {escape(outcome.cell.cell_id)}: {escape(first_line)}[/]")
@@ -399,6 +466,8 @@ class _RunDisplay:
         self.progress.update(self.task, metrics=text)
 
     def _on_phase(self, text: str) -> None:
+        if text.startswith(("resuming", "waiting")):
+            self.progress.console.print(f"[cyan]{escape(text)}[/]", soft_wrap=True)
         if self.task is not None and text.startswith("evaluating"):
             self.progress.update(self.task, metrics=f"[cyan]{text}[/]")
 

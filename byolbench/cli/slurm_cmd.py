@@ -14,7 +14,7 @@ from rich.table import Table
 
 from byolbench.bench.matrix import Cell
 from byolbench.bench.plan import PlannedCell, write_plan
-from byolbench.bench.preflight import check_names
+from byolbench.bench.preflight import preflight
 from byolbench.bench.runner import RunOptions
 from byolbench.bench.slurm import require_sbatch, require_submitit
 from byolbench.bench.slurm.records import slurm_folder
@@ -55,7 +55,7 @@ def run_on_slurm(
         dry_run: Only show what would be submitted.
         wait: Follow the jobs until every cell is done or failed.
     """
-    check_names(cells)
+    preflight(cells, options.results_dir)
     results_dir = Path(options.results_dir)
     plan = plan_submission(cells, results_dir)
     if dry_run:

@@ -1,8 +1,10 @@
 """Reading ``<split>/<class>/<image>`` folders into one in-memory uint8 tensor.
 
 Decoded tensors are cached in the data directory under a hash of the files' content, so a
-folder is decoded once. Unreadable single files are skipped with one warning that names them
-and counts them; structural problems (no images, no classes) are ``DataError``.
+folder is decoded once. Unreadable single files (truncated, not an image, or a header claiming
+more pixels than PIL agrees to decode: a decompression bomb) are skipped with one warning that
+names them and counts them; structural problems (no images, no classes) are ``DataError``.
+16-bit and 32-bit images are scaled to 8 bits, not clipped (which would make them white).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ IMAGE_EXTENSIONS = frozenset(
 )
 CACHE_FORMAT = "v2"
 DECODE_CHUNK = 512
+WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 
 @dataclass
@@ -136,11 +139,31 @@ def decode_image(data: bytes, channels: int) -> torch.Tensor:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
+            if image.mode in WIDE_MODES:
+                image = _to_8bit(image)
             array = np.asarray(image.convert("L" if channels == 1 else "RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from exc
+    except Image.DecompressionBombError as exc:  # PIL refuses over 2 x Image.MAX_IMAGE_PIXELS
+        raise ValueError(str(exc)) from exc
     tensor = torch.from_numpy(array.copy())
     return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit integer (or float) grayscale image as 8-bit ``L``, by its range.
+
+    PIL's own conversion clips every value above 255, so a 16-bit scan turns almost white.
+    Integer images whose values exceed 255 are taken as 16-bit (divided by 257); floats in
+    [0, 1] are multiplied by 255; anything else is clipped to [0, 255].
+    """
+    values = np.asarray(image).astype(np.float64)
+    top = float(values.max()) if values.size else 0.0
+    if image.mode == "F" and top <= 1.0:
+        values = values * 255.0
+    elif image.mode != "F" and (image.mode.startswith("I;16") or top > 255):
+        values = values / 257.0
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
 
 
 def _fit_square(image: torch.Tensor, size: int) -> torch.Tensor:

@@ -70,7 +70,7 @@ def probe_sizes(index: FolderIndex, count: int = PROBE_FILES, seed: int = 0) -> 
         try:
             with Image.open(files[i]) as image:
                 sizes.add(image.size)
-        except OSError:
+        except (OSError, Image.DecompressionBombError):  # skipped later, with a warning
             continue
     return sizes
 

@@ -110,7 +110,30 @@ def _check_splits(name: str, splits: Any) -> DatasetSplits:
                 f"{split_label} labels must lie in 0..{info.num_classes - 1} "
                 f"(one per class name); got {int(labels.min())}..{int(labels.max())}",
             )
+    _check_classes(name, splits)
     return splits
+
+
+def _check_classes(name: str, splits: DatasetSplits) -> None:
+    """At least two classes with training images, and none tested without training images
+    (either makes the accuracies meaningless: 100% for any network, or a class no probe can
+    learn)."""
+    classes = splits.info.class_names
+    trained = set(splits.train.labels.unique().tolist())
+    if len(trained) < 2:
+        shown = ", ".join(repr(classes[i]) for i in sorted(trained)) or "none"
+        raise DataError(
+            f"dataset {name!r} has training images of {len(trained)} class(es) ({shown}); kNN "
+            "and linear accuracy need at least 2 classes (one class scores 100% for any "
+            "network); add classes"
+        )
+    untrained = sorted(set(splits.test.labels.unique().tolist()) - trained)
+    if untrained:
+        shown = ", ".join(repr(classes[i]) for i in untrained[:5])
+        raise DataError(
+            f"dataset {name!r}: class(es) {shown} have test images but no training images; "
+            "add training images for them or remove them from the test split"
+        )
 
 
 def load_dataset(

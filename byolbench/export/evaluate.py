@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from byolbench.errors import ConfigError
 from byolbench.eval.evaluate import OnlineProbeResult, evaluate_backbone, protocol_variant
 from byolbench.export.pretrained import create_pretrained_backbone, pretrained_cfg
 from byolbench.export.source import BackboneSource
+from byolbench.folder_names import NAME_MAX, folder_name
 from byolbench.train.online_probe import PROBE_FILE, load_probe_head
 from byolbench.train.precision import autocast_dtype, resolve_mixed_precision
 
@@ -154,10 +154,7 @@ def _cell_id(label: str, identity: str, request: EvaluateRequest, image_size: in
         + ([request.mixed_precision] if request.mixed_precision != "no" else [])
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    slug = "__".join(
-        re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in (request.dataset, label)
-    )
-    return f"evaluate__{slug}__{digest}"
+    return "evaluate__" + folder_name((request.dataset, label), (digest,), NAME_MAX - 10)
 
 
 def _run(

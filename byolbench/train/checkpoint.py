@@ -11,7 +11,9 @@ A checkpoint is a folder ``step-<N>`` holding:
 
 It is written into a hidden temporary folder and renamed into place only once complete, so a
 kill at any moment leaves either no new checkpoint or a whole one. On load, a checkpoint whose
-files do not match their manifest is skipped with a warning and the previous one is used.
+files do not match their manifest, or whose ``optimizer.pt`` cannot be read safely (it holds
+objects ``torch.load(weights_only=True)`` refuses to unpickle), is skipped with a warning
+naming the file, and the previous one is used.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -181,6 +184,7 @@ class CheckpointManager:
                 )
             if sha256_file(file) != expected["sha256"]:
                 raise CheckpointError(f"{file} does not match its recorded SHA-256")
+        read_optimizer(path / OPTIMIZER_FILE)
         return record
 
     def latest_valid(self) -> tuple[Path, dict[str, Any]] | None:
@@ -210,8 +214,8 @@ class CheckpointManager:
 
         The RNG state is ``None`` when the checkpoint came from a different process count.
         """
+        payload = read_optimizer(path / OPTIMIZER_FILE)
         model.load_state_dict(load_file(path / MODEL_FILE, device="cpu"))
-        payload = torch.load(path / OPTIMIZER_FILE, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(payload["optimizer"])
         scaler = getattr(accelerator, "scaler", None)
         if scaler is not None and "scaler" in payload:
@@ -229,3 +233,22 @@ class CheckpointManager:
                 accelerator.num_processes,
             )
         return state, rng
+
+
+def read_optimizer(path: Path) -> dict[str, Any]:
+    """Reads ``optimizer.pt`` with ``weights_only=True`` (tensors and plain containers only).
+
+    Raises:
+        CheckpointError: When the file is missing, damaged, or holds other pickled objects.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(
+            f"{path} cannot be read safely with torch.load(weights_only=True) ({reason}); "
+            "it is never unpickled with weights_only=False"
+        ) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("optimizer"), dict):
+        raise CheckpointError(f"{path} holds no optimizer state")
+    return payload

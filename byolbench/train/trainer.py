@@ -169,6 +169,7 @@ class Trainer:
         run_dir: Folder for ``metrics.jsonl`` and ``checkpoints/``; ``None`` keeps nothing.
         on_step: Called after each optimizer step as ``on_step(step, total_steps)``.
         on_log: Called with each metrics record (every ``log_every`` steps).
+        on_resume: Called after resuming as ``on_resume(checkpoint, state, total_steps)``.
     """
 
     def __init__(
@@ -179,8 +180,10 @@ class Trainer:
         run_dir: Path | None = None,
         on_step: Callable[[int, int], None] | None = None,
         on_log: Callable[[dict[str, Any]], None] | None = None,
+        on_resume: Callable[[str, TrainState, int], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_resume = on_resume
         self.splits = splits
         self.accelerator = accelerator
         self.run_dir = run_dir
@@ -291,6 +294,8 @@ class Trainer:
 
         # A budgeted run has no step limit until its steps are planned.
         stop_at = UNPLANNED if planner is not None else limit(total_steps)
+        if resumed_from and self.on_resume is not None:
+            self.on_resume(resumed_from, state, limit(total_steps))
 
         images = self._images_on_device()
         meter = DeviceMeter()

@@ -97,7 +97,7 @@ def test_config_hash_changes_with_results_not_with_paths():
         ("[matrix\n", "not valid TOML"),
         (
             "[matrix]\nbackbones=['r']\ndatasets=['d']\n[defaults]\ntrain.mixed_precision='fp8'\n",
-            "train.mixed_precision='fp8' is invalid",
+            "train.mixed_precision='fp8': expected auto, no, bf16, fp16",
         ),
     ],
 )

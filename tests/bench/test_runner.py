@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from byolbench.bench.matrix import MatrixSpec, expand
+from byolbench.bench.progress import read_sessions
 from byolbench.bench.runner import RunOptions, run_matrix
 from byolbench.bench.store import ResultsStore
 
@@ -34,15 +35,28 @@ def _cells(datasets, seeds=(0,)):
     return expand(MatrixSpec(["test_resnet"], list(datasets), seeds=list(seeds), sets=TINY))
 
 
+def write_corrupt_folder(root: Path) -> Path:
+    """An image folder whose layout is right (so it passes the pre-flight checks) but whose
+    files are not images: it fails only when loaded."""
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for index in range(20):  # 40 training files: more than one batch of 32
+                (folder / f"{index}.png").write_bytes(b"not a png")
+    return root
+
+
 def test_failed_cell_is_recorded_and_the_matrix_goes_on(tmp_path):
-    cells = _cells([f"imagefolder:{tmp_path / 'missing'}", "cifar10-mini"])
+    corrupt = write_corrupt_folder(tmp_path / "corrupt")
+    cells = _cells([f"imagefolder:{corrupt}", "cifar10-mini"])
     outcomes = run_matrix(cells, RunOptions(results_dir=tmp_path / "results"))
     assert [o.status for o in outcomes] == ["failed", "done"]
-    assert "does not exist" in outcomes[0].error
+    assert "could be decoded" in outcomes[0].error
     failures = pd.read_csv(tmp_path / "results" / "failures.csv")
-    assert len(failures) == 1 and "does not exist" in failures["error"].iloc[0]
+    assert len(failures) == 1 and "could be decoded" in failures["error"].iloc[0]
     error = json.loads((outcomes[0].run_dir / "error.json").read_text())
-    assert "does not exist" in error["error"] and error["traceback"]
+    assert "could be decoded" in error["error"] and error["traceback"]
     rows = ResultsStore(tmp_path / "results").read()
     assert set(rows["dataset"]) == {"cifar10-mini"} and len(rows) == 2  # byol + random kNN
 
@@ -50,7 +64,7 @@ def test_failed_cell_is_recorded_and_the_matrix_goes_on(tmp_path):
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     from byolbench.errors import DataError
 
-    cells = _cells([f"imagefolder:{tmp_path / 'missing'}", "cifar10-mini"])
+    cells = _cells([f"imagefolder:{write_corrupt_folder(tmp_path / 'corrupt')}", "cifar10-mini"])
     with pytest.raises(DataError):
         run_matrix(cells, RunOptions(results_dir=tmp_path / "results", fail_fast=True))
     assert not (tmp_path / "results" / "runs.csv").exists()
@@ -99,7 +113,13 @@ def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
     again = _cli(results)
     output, _ = again.communicate(timeout=600)
     assert again.returncode == 0, output
-    assert "1 already finished" in output.replace("\n", " ")
+    text = " ".join(output.split())
+    assert "1 already finished" in text
+    assert "resuming cell" in text and "__s1__" in text and "from " in text  # said on the console
+    (second_dir,) = (results / "runs").glob("*__s1__*")
+    sessions = read_sessions(second_dir)
+    assert [s["status"] for s in sessions] == ["killed", "done"]  # the record shows the kill
+    assert sessions[1]["resumed_from"] and sessions[1]["start_step"] > 0
     rows = ResultsStore(results).read()
     assert len(rows) == 6  # 3 seeds x (byol, random) x kNN, each exactly once
     assert sorted(rows["seed"].tolist()) == [0, 0, 1, 1, 2, 2]

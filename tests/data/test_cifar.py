@@ -8,17 +8,17 @@ from tests.data.helpers import CIFAR10_CLASSES, write_fake_cifar10, write_image_
 
 
 def test_cifar10_reads_torchvision_layout(tmp_path, monkeypatch):
-    write_fake_cifar10(tmp_path, n_train=20, n_test=10)
+    write_fake_cifar10(tmp_path, n_train=50, n_test=10)  # every class has training images
     # the fake files are not the real ones, so skip torchvision's md5 check
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
     monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
     splits = load_dataset("cifar10", data_dir=tmp_path, download=False)
-    assert splits.train.images.shape == (20, 3, 32, 32)
+    assert splits.train.images.shape == (50, 3, 32, 32)
     assert splits.test.images.shape == (10, 3, 32, 32)
     assert splits.train.images.dtype == torch.uint8
     assert splits.pretrain is splits.train
     assert splits.info.class_names == CIFAR10_CLASSES
-    assert splits.train.labels.tolist() == [i % 10 for i in range(4)] * 5  # 5 batches of 4
+    assert splits.train.labels.tolist() == list(range(10)) * 5  # 5 batches of 10
 
 
 @pytest.mark.parametrize("subdir", ["cifar10", "cifar10-jpeg", ""])

@@ -1,0 +1,240 @@
+"""Range checks of every ``RunConfig`` setting, all problems at once, one line each.
+
+Types are checked when a config is built (``byolbench.config.coerce``); this module checks what
+types cannot: ranges, finiteness and choices. Each problem line names the key, the value
+received, what is valid and how to fix it, e.g.::
+
+    train.log_every=0: expected an integer >= 1; e.g. --set train.log_every=10
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from byolbench.config import RunConfig
+
+SEED_MAX = 2**32 - 1  # numpy's seed range, which accelerate's set_seed uses
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def at_least(low: float) -> Callable[[Any], bool]:
+    """A check that a finite number is ``>= low``."""
+    return lambda v: _finite(v) and v >= low
+
+
+def above(low: float) -> Callable[[Any], bool]:
+    """A check that a finite number is ``> low``."""
+    return lambda v: _finite(v) and v > low
+
+
+def between(low: float, high: float, low_open: bool = False, high_open: bool = False) -> Any:
+    """A check that a finite number lies in the interval (open or closed at either end)."""
+
+    def check(v: Any) -> bool:
+        if not _finite(v):
+            return False
+        lower = v > low if low_open else v >= low
+        upper = v < high if high_open else v <= high
+        return lower and upper
+
+    return check
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One setting's valid values.
+
+    Attributes:
+        key: Dotted key, e.g. ``train.log_every``.
+        check: ``check(value) -> bool``.
+        valid: What is valid, for the message.
+        example: A valid value to suggest (the default when empty).
+    """
+
+    key: str
+    check: Callable[[Any], bool]
+    valid: str
+    example: str = ""
+
+
+def _rules() -> list[Rule]:
+    from byolbench.config import (
+        EMBEDDING_MAP_CHOICES,
+        FINETUNE_OPTIMIZER_CHOICES,
+        MIXED_PRECISION_CHOICES,
+        OPTIMIZER_CHOICES,
+        PROTOCOL_CHOICES,
+    )
+
+    def choice(options: tuple[str, ...]) -> Callable[[Any], bool]:
+        return lambda v: v in options
+
+    integer_ge1 = "an integer >= 1"
+    return [
+        Rule("data.image_size", lambda v: v == 0 or 8 <= v <= 4096, "0 (native) or 8..4096"),
+        Rule("data.max_train_samples", at_least(0), "0 (all) or a positive integer"),
+        Rule("data.num_workers", at_least(0), "an integer >= 0"),
+        Rule("augment.crop_min_scale", between(0, 1, low_open=True), "a number in (0, 1]"),
+        Rule("model.small_image_stem", choice(("auto", "on", "off")), "auto, on or off"),
+        Rule("model.projector_hidden_dim", at_least(1), integer_ge1),
+        Rule("model.projector_dim", at_least(1), integer_ge1),
+        Rule("model.predictor_hidden_dim", at_least(1), integer_ge1),
+        Rule("optim.name", choice(OPTIMIZER_CHOICES), ", ".join(OPTIMIZER_CHOICES)),
+        Rule("optim.lr", above(0), "a finite number > 0"),
+        Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),
+        Rule("optim.momentum", between(0, 1, high_open=True), "a number in [0, 1)"),
+        Rule("optim.lars_eta", above(0), "a finite number > 0"),
+        Rule("optim.warmup_epochs", at_least(0), "a finite number >= 0"),
+        Rule("optim.grad_clip", at_least(0), "0 (off) or a finite number > 0"),
+        Rule("byol.tau_base", between(0, 1), "a number in [0, 1]"),
+        Rule("train.epochs", at_least(1), integer_ge1),
+        Rule("train.batch_size", at_least(2), "an integer >= 2 (BatchNorm needs 2 images)"),
+        Rule("train.grad_accum_steps", at_least(1), integer_ge1),
+        Rule(
+            "train.mixed_precision",
+            choice(MIXED_PRECISION_CHOICES),
+            ", ".join(MIXED_PRECISION_CHOICES),
+        ),
+        Rule("train.seed", between(0, SEED_MAX), f"an integer in 0..{SEED_MAX}"),
+        Rule("train.max_steps", at_least(0), "0 (all epochs) or a positive integer"),
+        Rule("train.log_every", at_least(1), integer_ge1),
+        Rule("train.checkpoint_every", at_least(0), "0 (epoch ends only) or a positive integer"),
+        Rule("train.keep_checkpoints", at_least(1), integer_ge1),
+        Rule("train.collapse_threshold", at_least(0), "a finite number >= 0"),
+        Rule("train.collapse_window", at_least(1), integer_ge1),
+        Rule(
+            "eval.protocols",
+            lambda v: len(v) >= 1 and all(p in PROTOCOL_CHOICES for p in v),
+            f"one or more of {', '.join(PROTOCOL_CHOICES)}",
+            ",".join(PROTOCOL_CHOICES),
+        ),
+        Rule("eval.knn_k", at_least(1), integer_ge1),
+        Rule("eval.knn_temperature", above(0), "a finite number > 0"),
+        Rule(
+            "eval.linear_val_fraction",
+            between(0, 1, low_open=True, high_open=True),
+            "a number in (0, 1)",
+        ),
+        Rule(
+            "eval.linear_l2_grid",
+            lambda v: len(v) >= 1 and all(_finite(x) and x >= 0 for x in v),
+            "one or more finite numbers >= 0",
+        ),
+        Rule("eval.linear_max_iter", at_least(1), integer_ge1),
+        Rule("eval.batch_size", at_least(1), integer_ge1),
+        Rule("eval.monitor_every", at_least(0), "0 (off) or a positive integer"),
+        Rule("eval.knn_sweep", lambda v: all(_finite(k) and k >= 1 for k in v), "integers >= 1"),
+        Rule(
+            "eval.fewshot_fractions",
+            lambda v: len(v) >= 1 and all(_finite(f) and 0 < f <= 1 for f in v),
+            "fractions in (0, 1]",
+            "0.01,0.1",
+        ),
+        Rule(
+            "eval.fewshot_val_fraction",
+            between(0, 1, low_open=True, high_open=True),
+            "a number in (0, 1)",
+        ),
+        Rule("eval.finetune_epochs", at_least(1), integer_ge1),
+        Rule(
+            "eval.finetune_lr_grid",
+            lambda v: all(_finite(lr) and lr > 0 for lr in v),
+            "finite numbers > 0 (empty: the family recipe)",
+        ),
+        Rule(
+            "eval.finetune_optimizer",
+            choice(FINETUNE_OPTIMIZER_CHOICES),
+            ", ".join(FINETUNE_OPTIMIZER_CHOICES),
+        ),
+        Rule("eval.finetune_layer_decay", between(0, 1, low_open=True), "a number in (0, 1]"),
+        Rule("eval.finetune_batch_size", at_least(2), "an integer >= 2"),
+        Rule("eval.finetune_warmup_epochs", at_least(0), "a finite number >= 0"),
+        Rule(
+            "eval.finetune_val_fraction",
+            between(0, 1, low_open=True, high_open=True),
+            "a number in (0, 1)",
+        ),
+        Rule("eval.finetune_crop_min_scale", between(0, 1, low_open=True), "a number in (0, 1]"),
+        Rule("eval.online_lr", above(0), "a finite number > 0"),
+        Rule("eval.online_weight_decay", at_least(0), "a finite number >= 0"),
+        Rule("eval.rankme_every", at_least(0), "0 (off) or a number of steps"),
+        Rule("eval.rankme_samples", at_least(2), "an integer >= 2"),
+        Rule("eval.embedding_map", choice(EMBEDDING_MAP_CHOICES), ", ".join(EMBEDDING_MAP_CHOICES)),
+        Rule("eval.embedding_map_samples", at_least(10), "an integer >= 10"),
+        Rule(
+            "train.time_budget",
+            _duration_ok,
+            "empty (off) or a duration such as 90s, 10m, 1.5h",
+            "10m",
+        ),
+        Rule(
+            "augment.progressive_min_size",
+            lambda v: v == 0 or 8 <= v <= 4096,
+            "0 (off) or a side of at least 8 px",
+        ),
+        Rule(
+            "augment.progressive_fraction",
+            between(0, 1, low_open=True),
+            "a number in (0, 1]",
+        ),
+    ]
+
+
+def _duration_ok(value: Any) -> bool:
+    if value == "":
+        return True
+    from byolbench.errors import ConfigError
+    from byolbench.train.budget import parse_duration
+
+    try:
+        parse_duration(value)
+    except ConfigError:
+        return False
+    return True
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) if value else "''"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _example(rule: Rule, defaults: dict[str, Any]) -> str:
+    if rule.example:
+        return rule.example
+    default = defaults[rule.key]
+    return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+
+
+def problem_line(key: str, value: Any, valid: str, fix: str) -> str:
+    """``key=value: expected VALID; FIX`` (the shape of every config problem)."""
+    return f"{key}={_show(value)}: expected {valid}; {fix}"
+
+
+def config_problems(config: RunConfig) -> list[str]:
+    """Every invalid setting of ``config``, one line each (empty when all are valid)."""
+    from byolbench.config import RunConfig
+
+    flat = config.flat()
+    defaults = RunConfig().flat()
+    problems = []
+    for rule in _rules():
+        if rule.key not in flat:
+            continue
+        value = flat[rule.key]
+        if isinstance(value, list):
+            value = tuple(value)
+        if rule.check(value):
+            continue
+        fix = f"e.g. --set {rule.key}={_example(rule, defaults)}"
+        if rule.key == "train.seed":
+            fix = "e.g. --seeds 0,1,2"
+        problems.append(problem_line(rule.key, value, rule.valid, fix))
+    return problems
