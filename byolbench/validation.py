@@ -218,6 +218,27 @@ def problem_line(key: str, value: Any, valid: str, fix: str) -> str:
     return f"{key}={_show(value)}: expected {valid}; {fix}"
 
 
+def _unknown_protocols(value: Any) -> list[str]:
+    """The names in an ``eval.protocols`` value that are not protocols."""
+    from byolbench.config import PROTOCOL_CHOICES
+
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(p).strip() for p in items if str(p).strip()]
+    return [p for p in names if p not in PROTOCOL_CHOICES]
+
+
+def _unknown_protocols_line(value: Any) -> str:
+    """``eval.protocols=knn,probe: unknown protocol 'probe'; valid: ...; e.g. ...``."""
+    from byolbench.config import PROTOCOL_CHOICES
+
+    unknown = _unknown_protocols(value)
+    what = f"unknown protocol{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+    return (
+        f"eval.protocols={_show(value)}: {what}; valid: {', '.join(PROTOCOL_CHOICES)}; "
+        "e.g. --set eval.protocols=knn,linear"
+    )
+
+
 def config_problems(config: RunConfig) -> list[str]:
     """Every invalid setting of ``config``, one line each (empty when all are valid)."""
     from byolbench.config import RunConfig
@@ -232,6 +253,9 @@ def config_problems(config: RunConfig) -> list[str]:
         if isinstance(value, list):
             value = tuple(value)
         if rule.check(value):
+            continue
+        if rule.key == "eval.protocols" and _unknown_protocols(value):
+            problems.append(_unknown_protocols_line(value))
             continue
         fix = f"e.g. --set {rule.key}={_example(rule, defaults)}"
         if rule.key == "train.seed":

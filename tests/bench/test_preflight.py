@@ -24,6 +24,7 @@ FOLDER_SETS = {
     "model.predictor_hidden_dim": "32",
     "model.projector_dim": "16",
     "eval.protocols": "knn",
+    "eval.knn_sweep": "",
     "eval.random_baseline": "false",
 }
 

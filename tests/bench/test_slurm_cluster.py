@@ -26,6 +26,7 @@ from byolbench.bench.slurm.queue import queued_jobs
 from byolbench.bench.status import folder_status
 from byolbench.bench.store import ResultsStore
 from byolbench.cli.main import app
+from tests.bench.test_runner import write_corrupt_folder
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sbatch") is None,
@@ -135,9 +136,8 @@ def _note(states: dict[str, list[str]], cell_id: str, state: str) -> None:
 def _drive(tmp_path: Path) -> Scenario:
     job_name = f"bbtest-{os.getpid()}"
     scenario = Scenario(tmp_path / "results", tmp_path / "failing")
-    failing = _write_matrix(
-        tmp_path / "failing.toml", [f"imagefolder:{tmp_path / 'missing'}"], (0,), job_name
-    )
+    corrupt = write_corrupt_folder(tmp_path / "corrupt")  # passes the checks, fails in the job
+    failing = _write_matrix(tmp_path / "failing.toml", [f"imagefolder:{corrupt}"], (0,), job_name)
     matrix = _write_matrix(tmp_path / "matrix.toml", ["cifar10-mini"], SEEDS, job_name)
     start = time.monotonic()
     bad = _cli("run", "--config", str(failing), "--executor", "slurm", "--wait",
@@ -259,11 +259,11 @@ def test_a_failing_cell_is_reported_and_wait_exits_1(scenario):
     assert "1 cell(s): 0 done, 0 running, 1 failed, 0 pending" in flat
     status = folder_status(scenario.failing)
     (cell,) = status.cells
-    assert cell.state == "failed" and "does not exist" in cell.error
+    assert cell.state == "failed" and "could be decoded" in cell.error
     error = json.loads(
         (ResultsStore(scenario.failing).run_dir(cell.cell_id) / "error.json").read_text()
     )
-    assert "does not exist" in error["error"] and error["traceback"]
+    assert "could be decoded" in error["error"] and error["traceback"]
 
 
 def test_a_finished_matrix_submits_nothing(scenario, tmp_path):
