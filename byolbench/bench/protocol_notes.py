@@ -41,10 +41,11 @@ PROTOCOL_TEXT: dict[str, str] = {
     "of ONE configuration (n=k marks a cell with fewer seeds than its row); runs that differ "
     "in any other setting are separate rows, and `differs` names what tells rows with the "
     "same label apart; rows of `byolbench evaluate` are shown apart (source evaluate).",
-    "published": "published: the nearest published BYOL result (same dataset; same backbone "
-    "family, protocol kind and closest epochs preferred; online-linear rows are matched with "
-    "published online linear heads, offline probes with offline probes), labelled with its "
-    "protocol and epochs; its footnote gives batch size, source and caveats.",
+    "published": "published: the nearest published BYOL result of the same dataset and "
+    "protocol (kNN beside kNN; online-linear rows beside published online linear heads, offline "
+    "probes beside offline probes; none where nothing was published that way), the same "
+    "backbone family and closest epochs preferred, labelled with its protocol and epochs; its "
+    "footnote gives batch size, source and caveats.",
 }
 PROTOCOL_ORDER = ("knn", "linear", "fewshot", "finetune", "online-linear")
 ALWAYS = ("random", "cells", "published")

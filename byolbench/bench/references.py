@@ -5,13 +5,14 @@ epochs, batch size, protocol, top-1, top-5, source and notes. Sources measure di
 (an online linear head trained during pretraining, the best kNN epoch on the test set, an
 offline linear probe), so every match carries its protocol, epochs and caveats.
 
-Matching rules (``nearest_reference``): the same dataset is required; then prefer the same
-backbone family (``resnet18`` matches ``resnet18 (cifar stem)``; ``vit_small`` matches
-``vit_small_patch16_224``), then the same protocol kind (kNN or linear), then for a linear row
-the same training (our ``online-linear`` rows match published online linear heads such as
-solo-learn's, our offline ``linear`` probes match offline probes), then the closest number of
-epochs, then the protocol variant closest to ours (kNN with k=200), then file order. Few-shot
-and fine-tuning rows only ever match published results of the same protocol.
+Matching rules (``nearest_reference``): the same dataset and the same protocol are required (a
+kNN row gets a published kNN number, a few-shot or fine-tuning row the same protocol; a linear
+row the same training: our ``online-linear`` rows only published online linear heads such as
+solo-learn's, our offline ``linear`` probes only offline probes); then prefer the same backbone
+family (``resnet18`` matches ``resnet18 (cifar stem)``; ``vit_small`` matches
+``vit_small_patch16_224``), then the closest number of epochs, then the protocol variant
+closest to ours (kNN with k=200), then file order. A row with no such published result gets
+none, never a number measured another way.
 
 ``cifar10-mini`` (10,000 of CIFAR-10's 50,000 training images, 2,000 of its 10,000 test
 images) is matched to the ``cifar10`` references with an explicit caveat that the published
@@ -48,9 +49,6 @@ MINI_CAVEAT = (
     "images); the published run used all of CIFAR-10"
 )
 DATASET_ALIASES: dict[str, tuple[str, str]] = {"cifar10-mini": ("cifar10", MINI_CAVEAT)}
-ONLINE_CAVEAT = "linear head trained online during pretraining, not a probe fitted afterwards"
-OFFLINE_CAVEAT = "published is a linear probe fitted after pretraining; ours is trained online"
-STRICT_KINDS = frozenset({"fewshot", "finetune"})
 
 
 @dataclass(frozen=True)
@@ -225,46 +223,34 @@ def nearest_reference(
     base = dataset.split(":")[0].strip().lower()
     target, dataset_caveat = DATASET_ALIASES.get(base, (base, ""))
     candidates = [r for r in refs if r.dataset == target and r.method == method.lower()]
-    if not candidates:
-        return None
     family = backbone_family(backbone)
     kind = protocol_kind(protocol)
     online = is_online(protocol)
-    if kind in STRICT_KINDS:
-        candidates = [r for r in candidates if r.kind == kind]
-        if not candidates:
-            return None
+    candidates = [r for r in candidates if r.kind == kind]
+    if kind == "linear":  # an online head is never put beside an offline probe, nor back
+        candidates = [r for r in candidates if is_online(r.protocol) == online]
+    if not candidates:
+        return None
     ours = float(epochs) if epochs is not None else math.nan
 
-    def rank(item: tuple[int, Reference]) -> tuple[bool, bool, bool, float, int, int]:
+    def rank(item: tuple[int, Reference]) -> tuple[bool, float, int, int]:
         index, ref = item
         distance = 0.0 if math.isnan(ours) else abs(ref.epochs - ours)
         return (
             backbone_family(ref.backbone) != family,
-            ref.kind != kind,
-            ref.kind == "linear" and is_online(ref.protocol) != online,
             distance,
             _variant_distance(ref),
             index,
         )
 
     best = min(enumerate(candidates), key=rank)[1]
-    return MatchedReference(best, _caveats(best, backbone, family, protocol, dataset_caveat))
+    return MatchedReference(best, _caveats(best, backbone, family, dataset_caveat))
 
 
-def _caveats(
-    ref: Reference, backbone: str, family: str, protocol: str, dataset_caveat: str
-) -> tuple[str, ...]:
+def _caveats(ref: Reference, backbone: str, family: str, dataset_caveat: str) -> tuple[str, ...]:
     caveats = []
-    kind = protocol_kind(protocol)
     if backbone_family(ref.backbone) != family:
         caveats.append(f"different backbone: published {ref.backbone}, ours {backbone}")
-    if ref.kind != kind:
-        caveats.append(f"different protocol: published {ref.protocol}, ours {kind}")
-    if is_online(ref.protocol) and not is_online(protocol):
-        caveats.append(ONLINE_CAVEAT)
-    elif ref.kind == "linear" and is_online(protocol) and not is_online(ref.protocol):
-        caveats.append(OFFLINE_CAVEAT)
     if dataset_caveat:
         caveats.append(dataset_caveat)
     if ref.notes:
