@@ -127,3 +127,12 @@ def test_resume_keeps_the_planned_steps(tiny_splits, monkeypatch, tmp_path):
 def test_time_budget_is_validated_with_the_config():
     with pytest.raises(ConfigError, match="train.time_budget='soon'"):
         tiny_config(**{"train.time_budget": "soon"}).validate()
+
+
+def test_time_budget_with_progressive_resizing_is_refused_before_training():
+    from byolbench.validation import config_problems
+
+    config = tiny_config(**{"train.time_budget": "10m", "augment.progressive_min_size": 16})
+    (problem,) = config_problems(config)
+    assert problem.startswith("augment.progressive_min_size=16 with train.time_budget='10m'")
+    assert config_problems(tiny_config(**{"train.time_budget": "10m"})) == []
