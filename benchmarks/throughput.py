@@ -205,6 +205,7 @@ def _environment(device: str, precision: str) -> dict[str, str]:
     import accelerate
     import timm
     import torch
+    from bench_lib.measure import cpu_kind
 
     import byolbench
 
@@ -217,7 +218,7 @@ def _environment(device: str, precision: str) -> dict[str, str]:
     if device == "cuda":
         name = torch.cuda.get_device_name(0)
     else:
-        name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        name = f"{cpu_kind()}, {torch.get_num_threads()} threads"
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "device": f"{device} ({name})",

@@ -7,6 +7,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -75,8 +76,29 @@ def peak_memory_mb(device: torch.device) -> float:
     return kib / 1024 if platform.system() != "Darwin" else kib / 2**20
 
 
+def cpu_kind() -> str:
+    """The CPU model and its bf16 matrix units, e.g. ``AMD EPYC (AVX-512 BF16)``.
+
+    From ``/proc/cpuinfo`` (``amx_bf16``: Intel AMX tiles; ``avx512_bf16``: AVX-512 BF16 dot
+    products); ``platform.processor()`` where that file does not exist.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in text.splitlines()[:64] if ":" in line)
+    model = next((v.strip() for k, v in fields.items() if k.strip() == "model name"), "")
+    flags = set(next((v.split() for k, v in fields.items() if k.strip() == "flags"), []))
+    units = [
+        label
+        for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX-512 BF16"))
+        if flag in flags
+    ]
+    return f"{model or platform.machine()} ({', '.join(units) or 'no bf16 matrix units'})"
+
+
 def device_label(device: torch.device) -> str:
     """A readable device name."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{cpu_kind()} CPU, {torch.get_num_threads()} threads"
