@@ -22,6 +22,7 @@ plot of kNN against minutes into ``--out``.
     pip install -e ".[bench]"
     python benchmarks/race.py --dataset cifar10-mini --budgets 5m,10m,20m
     python benchmarks/race.py --dataset cifar10 --data-dir ~/.cache/byolbench-dev --budgets 10m,30m
+    python benchmarks/race.py --budgets 5m,10m --table-only   # the table of what has run
 """
 
 from __future__ import annotations
@@ -316,6 +317,12 @@ def main() -> None:
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="rebuild the table from the saved results of these budgets and contenders; "
+        "train nothing (missing ones are left out)",
+    )
     args = parser.parse_args()
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -334,6 +341,9 @@ def main() -> None:
         for contender in contenders:
             task = {**common, "budget": budget, "contender": contender}
             path = cache / f"{contender}-{budget}-s{args.seed}.json"
+            if args.table_only and not path.is_file():
+                print(f"{contender} for {budget}: not run yet, left out", flush=True)
+                continue
             print(f"{contender} for {budget} ...", flush=True)
             result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
             random = _cached(
