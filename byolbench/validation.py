@@ -68,6 +68,7 @@ def _rules() -> list[Rule]:
     from byolbench.config import (
         EMBEDDING_MAP_CHOICES,
         FINETUNE_OPTIMIZER_CHOICES,
+        GLOBAL_POOL_CHOICES,
         MIXED_PRECISION_CHOICES,
         OPTIMIZER_CHOICES,
         PROTOCOL_CHOICES,
@@ -86,6 +87,18 @@ def _rules() -> list[Rule]:
         Rule("model.projector_hidden_dim", at_least(1), integer_ge1),
         Rule("model.projector_dim", at_least(1), integer_ge1),
         Rule("model.predictor_hidden_dim", at_least(1), integer_ge1),
+        Rule(
+            "model.global_pool",
+            choice(GLOBAL_POOL_CHOICES),
+            "'' (the model's own), " + ", ".join(GLOBAL_POOL_CHOICES[1:]),
+            "avg",
+        ),
+        Rule(
+            "model.patch_drop_rate",
+            between(0.0, 1.0, high_open=True),
+            "a fraction in [0, 1) of the patch tokens",
+            "0.5",
+        ),
         Rule("optim.name", choice(OPTIMIZER_CHOICES), ", ".join(OPTIMIZER_CHOICES)),
         Rule("optim.lr", above(0), "a finite number > 0"),
         Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),

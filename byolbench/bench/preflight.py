@@ -25,7 +25,12 @@ from byolbench.data.base import data_root
 from byolbench.data.presence import DatasetFacts, dataset_facts
 from byolbench.data.registry import DATASETS, split_name
 from byolbench.errors import ByolbenchError, ConfigError, ProblemsError, unknown_name_message
-from byolbench.models.backbone import ALIASES, is_timm_model
+from byolbench.models.backbone import (
+    ALIASES,
+    is_timm_model,
+    model_kwargs,
+    model_kwargs_problem,
+)
 from byolbench.models.input_size import input_size_problem
 from byolbench.models.registry import BACKBONES
 from byolbench.validation import config_problems
@@ -150,6 +155,30 @@ def _image_size_problem(cell: Cell, facts: DatasetFacts) -> str:
     return problem
 
 
+def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
+    """Whether the backbone takes ``model.global_pool`` and ``model.patch_drop_rate``."""
+    model = cell.config.model
+    kwargs = model_kwargs(cell.config)
+    size = cell.config.data.image_size or facts.image_size
+    if not kwargs or not size or not 0 <= model.patch_drop_rate < 1:
+        return ""  # an out-of-range rate is reported by the range checks
+    if model.patch_drop_rate and model_kwargs_problem(
+        cell.backbone, size, patch_drop_rate=model.patch_drop_rate
+    ):
+        return (
+            f"model.patch_drop_rate={model.patch_drop_rate}: backbone {cell.backbone!r} has "
+            "no patch tokens to drop; it works with timm vision transformers (vit_*, deit_*, "
+            "eva_*); use --set model.patch_drop_rate=0"
+        )
+    problem = model_kwargs_problem(cell.backbone, size, **kwargs)
+    if problem and model.global_pool:
+        return (
+            f"model.global_pool={model.global_pool!r}: backbone {cell.backbone!r} does not "
+            f"pool that way ({problem[:120]}); use --set model.global_pool= for its own"
+        )
+    return problem
+
+
 def results_problems(results_dir: Path) -> list[str]:
     """The results folder must be (or become) a writable folder with a readable index."""
     if results_dir.exists() and not results_dir.is_dir():
@@ -214,6 +243,7 @@ def check_cells(cells: Sequence[Cell], results_dir: Path | None = None) -> Prefl
             report.add(line)
         if not names and not facts.problems:
             report.add(_image_size_problem(cell, facts))
+            report.add(_model_kwargs_problem(cell, facts))
     return report
 
 

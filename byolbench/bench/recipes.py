@@ -18,16 +18,22 @@ Sources (ViT-S/16 on ImageNet):
   github.com/facebookresearch/dino ``main_dino.py`` defaults.
 * MoCo v3: Chen, Xie and He 2021, "An Empirical Study of Training Self-Supervised Vision
   Transformers", github.com/facebookresearch/moco-v3 (``CONFIG.md``).
+* Beyer, Zhai and Kolesnikov 2022, "Better plain ViT baselines for ImageNet-1k": global
+  average pooling instead of the class token.
+* Liu et al. 2023, "PatchDropout: Economizing Vision Transformers Using Patch Dropout": half
+  of the patch tokens dropped at random while training.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from byolbench.config import RunConfig
-from byolbench.errors import ConfigError
+from byolbench.errors import ByolbenchError, ConfigError
+from byolbench.models.backbone import model_kwargs_problem
 from byolbench.models.family import CONVNET, FAMILIES, VIT, backbone_family
 
 AUTO = "auto"
@@ -44,9 +50,39 @@ def _convnet(config: RunConfig) -> dict[str, Any]:
     return {}
 
 
-def _vit(config: RunConfig) -> dict[str, Any]:
-    """AdamW with warm-up, DINO's learning rate, weight decay and clipping, MoCo v3's tau."""
+@functools.lru_cache(maxsize=64)
+def _takes_token_options(backbone: str) -> bool:
+    """Whether the backbone is a ViT with patch tokens to average and to drop (timm's
+    VisionTransformer, DeiT, EVA; not Swin or other attention models)."""
+    try:
+        return not model_kwargs_problem(backbone, 224, global_pool="avg", patch_drop_rate=0.5)
+    except ByolbenchError:
+        return False
+
+
+def _token_options(config: RunConfig) -> dict[str, Any]:
+    """Average pooling and PatchDropout for ViTs with patch tokens."""
+    if not _takes_token_options(config.model.backbone):
+        return {}
     return {
+        # Beyer, Zhai and Kolesnikov 2022, "Better plain ViT baselines for ImageNet-1k":
+        # global average pooling of the patch tokens instead of the class token. At random
+        # init a ViT's class token is nearly the same for every image, which slows short
+        # self-supervised runs (benchmarks/README.md, "ViT recipe").
+        "model.global_pool": "avg",
+        # Liu et al. 2023, "PatchDropout: Economizing Vision Transformers Using Patch
+        # Dropout" (and FLIP, Li et al. 2023): half of the patch tokens of each view, dropped
+        # at random while pretraining, about halve a step's time at little cost in accuracy;
+        # evaluation sees every token.
+        "model.patch_drop_rate": 0.5,
+    }
+
+
+def _vit(config: RunConfig) -> dict[str, Any]:
+    """AdamW with warm-up, DINO's learning rate, weight decay and clipping, MoCo v3's tau;
+    average pooling and PatchDropout where the ViT has patch tokens."""
+    return {
+        **_token_options(config),
         # DINO ("we recommend using adamw with ViTs") and MoCo v3 both train ViTs with
         # AdamW; torch's default betas (0.9, 0.999), as DINO.
         "optim.name": "adamw",
@@ -86,7 +122,8 @@ RECIPES: dict[str, FamilyRecipe] = {
     VIT: FamilyRecipe(
         VIT,
         "AdamW lr 5e-4/256, weight decay 0.04, warm-up 10% of the epochs, gradient clip 3.0 "
-        "(DINO), tau 0.99 (MoCo v3)",
+        "(DINO), tau 0.99 (MoCo v3); average pooling (Beyer et al. 2022) and half the patch "
+        "tokens dropped while pretraining (PatchDropout) where the ViT has patch tokens",
         _vit,
     ),
 }

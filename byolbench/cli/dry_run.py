@@ -37,7 +37,13 @@ def _estimate(cell: Cell) -> tuple[str, str, str]:
     size = cell.config.data.image_size or (entry.image_size if entry else 224)
     try:
         flops = forward_flops(cell, size) * FORWARDS_PER_IMAGE
-    except (ByolbenchError, RuntimeError, NotImplementedError, ValueError) as exc:
+    except (
+        ByolbenchError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+        AssertionError,  # timm checks many arguments with assert
+    ) as exc:
         return f"{size}", "?", f"? ({type(exc).__name__})"
     if entry is None:
         return f"{size}", "?", f"{flops / 1e9:.2f} GFLOP/img"

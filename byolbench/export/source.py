@@ -27,7 +27,7 @@ from byolbench.errors import CheckpointError, ConfigError
 from byolbench.export.rebuild import load_backbone
 from byolbench.export.safe_io import read_safetensors
 from byolbench.hashing import sha256_file
-from byolbench.models.backbone import BackboneSpec, backbone_spec, create_backbone
+from byolbench.models.backbone import BackboneSpec, backbone_spec, create_backbone, model_kwargs
 from byolbench.train.checkpoint import STATE_FILE, CheckpointManager
 
 WEIGHTS_FILE = "model.safetensors"
@@ -260,6 +260,7 @@ def _trained_on_config(config: RunConfig, data_dir: str | None) -> _TrainedOn:
         image_size,
         pretrained=False,
         small_image_stem=config.model.small_image_stem,
+        **model_kwargs(config),
     )
     info = splits.info
     return _TrainedOn(
@@ -310,7 +311,12 @@ def _plain_timm_spec(cfg: dict[str, Any]) -> BackboneSpec:
         image_size=int(size[-1]),
         in_chans=int(args.pop("in_chans", size[0])),
         num_features=int(cfg.get("num_features") or 0),
-        timm_kwargs={k: v for k, v in args.items() if k not in ("num_classes", "global_pool")},
+        # global_pool "" would return unpooled tokens; another pooling ("avg") is kept
+        timm_kwargs={
+            k: v
+            for k, v in args.items()
+            if k != "num_classes" and not (k == "global_pool" and not v)
+        },
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import timm
 import torch
@@ -22,6 +22,9 @@ from torch import nn
 
 from byolbench.errors import ConfigError, unknown_name_message
 from byolbench.models.registry import BACKBONES
+
+if TYPE_CHECKING:
+    from byolbench.config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ ALIASES: dict[str, str] = {
 
 SMALL_IMAGE_MAX = 64
 MIN_TOKENS_PER_SIDE = 8
+# timm options that change only training-mode forwards; a rebuilt or exported backbone
+# (``BackboneSpec.timm_kwargs``) leaves them out.
+TRAINING_ONLY_KWARGS = frozenset({"patch_drop_rate"})
 PATCH_SIZES = (32, 16, 14, 8, 4, 2, 1)
 VIT_MODULES = frozenset(
     {
@@ -218,7 +224,7 @@ def _create_timm(
         image_size=image_size,
         in_chans=in_chans,
         num_features=pooled_dim(model),
-        timm_kwargs=timm_kwargs,
+        timm_kwargs={k: v for k, v in timm_kwargs.items() if k not in TRAINING_ONLY_KWARGS},
         cifar_stem=cifar_stem,
     )
     return model
@@ -292,3 +298,29 @@ def backbone_spec(model: nn.Module) -> BackboneSpec:
     if not isinstance(spec, BackboneSpec):
         raise TypeError("this module was not built by byolbench.models.create_backbone")
     return spec
+
+
+def model_kwargs(config: RunConfig) -> dict[str, Any]:
+    """Backbone options of ``config.model`` beyond the name and size: the pooling, and the
+    options that act only while pretraining (PatchDropout for ViTs)."""
+    kwargs: dict[str, Any] = {}
+    if config.model.global_pool:
+        kwargs["global_pool"] = config.model.global_pool
+    if config.model.patch_drop_rate:
+        kwargs["patch_drop_rate"] = config.model.patch_drop_rate
+    return kwargs
+
+
+def model_kwargs_problem(name: str, image_size: int, **kwargs: Any) -> str:
+    """``""`` when backbone ``name`` accepts the options ``kwargs``, else why not.
+
+    The backbone is built on the meta device (no memory, no weights).
+    """
+    try:
+        with torch.device("meta"):
+            create_backbone(name, image_size, **kwargs)
+    except ConfigError as exc:
+        return str(exc).splitlines()[0]
+    except (TypeError, ValueError, AssertionError) as exc:  # a value the model has not
+        return f"backbone {name!r} does not accept {kwargs}: {exc}"
+    return ""

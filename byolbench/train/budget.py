@@ -6,6 +6,11 @@ optimizer steps so that the steps still to come fill the rest of the budget. The
 warm-up/cosine and the tau schedule are defined over that total, so they end exactly where the
 budget ends, and training stops there. The planned total is saved in checkpoints, so a resumed
 run keeps it.
+
+One short timing window can be wrong (another process on the cores during exactly those
+steps), so the plan is made again after windows twice, four and eight times as long, each from
+the latest window alone, as long as that point lies in the first quarter of the plan; the
+schedules follow the latest plan.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$", re.IGNORECASE
 WARMUP_STEPS = 3
 MIN_MEASURE_STEPS = 5
 MEASURE_FRACTION = 0.03
+REPLANS = 3  # after timing windows 2x, 4x and 8x as long as the first one
+REPLAN_WITHIN = 0.25  # only while the step is in the first quarter of the plan
 
 
 def now() -> float:
@@ -85,7 +92,10 @@ class BudgetPlanner:
         self._measure_start: float | None = started if warmup_steps <= 0 else None
         self._measure_first = 0
         self._session_steps = 0
+        self._window = 0  # steps of the current timing window (0: the first, not fixed yet)
+        self._plans = 0
         self.seconds_per_step = math.nan
+        self.finished = False  # no more plans will come
 
     def elapsed(self) -> float:
         """Budget used so far (earlier sessions included)."""
@@ -101,19 +111,35 @@ class BudgetPlanner:
 
     def after_step(self, step: int) -> int | None:
         """Called after each optimizer step (``step`` = steps done); returns the planned total
-        once the timing is complete, else ``None``."""
+        when a timing window ends (the first plan, then each re-plan), else ``None``."""
         self._session_steps += 1
         current = self.clock()
         if self._session_steps == self.warmup_steps:
             self._measure_start = current
             self._measure_first = self._session_steps
             return None
-        if self._measure_start is None:
+        if self._measure_start is None or self.finished:
             return None
         measured = self._session_steps - self._measure_first
         seconds = current - self._measure_start
-        if measured <= 0 or not self._enough_measured(measured, seconds):
+        if measured <= 0:
+            return None
+        if self._window == 0:
+            if not self._enough_measured(measured, seconds):
+                return None
+            self._window = measured
+        elif measured < self._window:
             return None
         self.seconds_per_step = seconds / measured
         remaining = self.budget - self.elapsed()
-        return step + max(0, math.floor(remaining / self.seconds_per_step))
+        planned = step + max(0, math.floor(remaining / self.seconds_per_step))
+        self._plans += 1
+        self._window *= 2
+        self._measure_start, self._measure_first = current, self._session_steps
+        self.accept(step, planned)
+        return planned
+
+    def accept(self, step: int, total: int) -> None:
+        """Records the plan the run follows (with several processes: the one they agreed on);
+        planning ends when the next window would reach past the first quarter of it."""
+        self.finished = self._plans > REPLANS or step + self._window > REPLAN_WITHIN * total

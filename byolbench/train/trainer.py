@@ -34,7 +34,7 @@ from byolbench.data.base import DatasetSplits
 from byolbench.errors import ConfigError, TrainingError
 from byolbench.eval.features import extract_features
 from byolbench.eval.knn import knn_classify
-from byolbench.models.backbone import backbone_spec, create_backbone
+from byolbench.models.backbone import backbone_spec, create_backbone, model_kwargs
 from byolbench.train.batches import ShardedBatches
 from byolbench.train.budget import BudgetPlanner, parse_duration
 from byolbench.train.checkpoint import CheckpointManager, TrainState
@@ -101,6 +101,7 @@ def build_model(config: RunConfig, image_size: int) -> BYOL:
         image_size,
         pretrained=config.model.pretrained,
         small_image_stem=config.model.small_image_stem,
+        **model_kwargs(config),
     )
     return BYOL(
         backbone,
@@ -270,7 +271,7 @@ class Trainer:
             )
         usable = steps_per_epoch * accum  # micro-batches per epoch
         total_steps = steps_per_epoch * cfg.train.epochs
-        warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
+        warmup_steps = epoch_warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
         peak_lr = scaled_lr(cfg.optim, self.global_batch)
 
         generator = torch.Generator(device=acc.device)
@@ -356,8 +357,9 @@ class Trainer:
                         planned = planner.after_step(state.step) if planner is not None else None
                         if planned is not None:
                             total_steps = self._plan(planned, state, planner)
-                            warmup_steps = min(warmup_steps, total_steps // 2)
-                            stop_at, planner = limit(total_steps), None
+                            warmup_steps = min(epoch_warmup_steps, total_steps // 2)
+                            stop_at = limit(total_steps)
+                            planner = None if planner.finished else planner
                         set_lr(
                             optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
                         )
@@ -449,6 +451,7 @@ class Trainer:
             )
             planned = int(counts.min().item())
         state.planned_steps = max(planned, state.step)
+        planner.accept(state.step, state.planned_steps)
         logger.info(
             "time budget %s: %.3f s per step, %d optimizer steps planned",
             self.config.train.time_budget,

@@ -77,6 +77,7 @@ def test_every_problem_of_the_matrix_is_listed_at_once_and_nothing_starts(tmp_pa
         ("train.seed=-1", "train.seed=-1"),
         ("augment.crop_min_scale=0", "augment.crop_min_scale=0.0"),
         ("eval.linear_l2_grid=", "eval.linear_l2_grid=''"),
+        ("model.patch_drop_rate=1.5", "model.patch_drop_rate=1.5: expected a fraction in [0, 1)"),
     ],
 )
 def test_single_bad_settings_are_one_line(setting, fragment, tmp_path, capsys):
@@ -110,6 +111,24 @@ def test_image_size_below_the_backbones_minimum(tmp_path, capsys):
     assert code == 2 and len(lines) == 1, lines
     assert "data.image_size=16: too small for backbone test_convnext" in lines[0]
     assert "use at least 32 px" in lines[0]
+
+
+def test_patch_dropout_on_a_convnet_is_refused_before_any_cell(tmp_path, capsys):
+    code, lines, _ = _run(
+        capsys,
+        "--backbones",
+        "test_resnet,test_vit",
+        "--datasets",
+        "cifar10-mini",
+        "--set",
+        "model.patch_drop_rate=0.5",
+        "--results-dir",
+        str(tmp_path / "r"),
+    )
+    assert code == 2 and len(lines) == 1, lines  # test_vit takes it
+    assert "model.patch_drop_rate=0.5: backbone 'test_resnet' has no patch tokens" in lines[0]
+    assert "--set model.patch_drop_rate=0" in lines[0]
+    assert not (tmp_path / "r").exists()
 
 
 def test_dataset_missing_offline_is_found_before_any_cell(tmp_path, capsys):

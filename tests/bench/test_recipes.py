@@ -27,6 +27,8 @@ VIT_RECIPE = {
     "optim.warmup_epochs": 20.0,  # a tenth of the standard preset's 200 epochs
     "optim.grad_clip": 3.0,
     "byol.tau_base": 0.99,
+    "model.global_pool": "avg",
+    "model.patch_drop_rate": 0.5,
 }
 
 
@@ -91,6 +93,15 @@ def test_recipe_in_a_matrix_file(tmp_path):
     path.write_text(matrix + 'recipe = "x"\n')
     with pytest.raises(ConfigError, match=f"recipe 'x' in {path} is invalid"):
         expand(spec_from_file(path))
+
+
+def test_token_options_only_for_vits_with_patch_tokens():
+    cells = _cells(["swin_tiny_patch4_window7_224", "deit_tiny_patch16_224"])
+    swin, deit = cells["swin_tiny_patch4_window7_224"], cells["deit_tiny_patch16_224"]
+    assert swin.config.optim.name == deit.config.optim.name == "adamw"
+    assert (swin.config.model.global_pool, swin.config.model.patch_drop_rate) == ("", 0.0)
+    assert (deit.config.model.global_pool, deit.config.model.patch_drop_rate) == ("avg", 0.5)
+    assert "model.patch_drop_rate" not in swin.recipe_keys
 
 
 @pytest.mark.parametrize(
@@ -201,7 +212,7 @@ def test_dry_run_shows_each_cells_recipe():
     out = " ".join(done.stdout.split())
     assert "recipe standard/convnet: the preset as it is" in out
     assert "recipe standard/vit: AdamW lr 5e-4/256" in out
-    assert "set optim.name=adamw, optim.lr=0.0005, optim.weight_decay=0.04" in out
+    assert "set model.global_pool=avg, model.patch_drop_rate=0.5, optim.name=adamw, " in out
 
 
 def test_rows_record_the_recipe(tmp_path):

@@ -61,6 +61,43 @@ def test_planner_fills_the_rest_of_the_budget():
     assert planned == 8 + 32
 
 
+def test_planner_plans_again_after_a_slow_first_window():
+    # Another process slows the first timed steps 4x; the later, longer windows run at full
+    # speed, and the last plan is made from them alone.
+    clock = FakeClock(0.1)
+    planner = BudgetPlanner(100.0, clock=clock, warmup_steps=2, measure_steps=10)
+    plans: list[tuple[int, int]] = []
+    step = 0
+    while not planner.finished:
+        clock.dt = 0.4 if 2 <= step < 12 else 0.1
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step)
+        if planned is not None:
+            plans.append((step, planned))
+    first_step, first_plan = plans[0]
+    assert first_step == 12 and first_plan == 12 + math.floor((100 - 4.2) / 0.4)
+    assert [s for s, _ in plans] == [12, 32, 72, 152]  # windows of 10, 20, 40 and 80 steps
+    last_step, last_plan = plans[-1]
+    assert planner.seconds_per_step == pytest.approx(0.1)
+    assert last_plan == pytest.approx(last_step + (100 - clock.t + 1000) / 0.1, abs=1)
+    assert last_plan > 3 * first_plan
+    assert planner.after_step(step + 1) is None  # no plan after the last
+
+
+def test_planner_stops_planning_past_the_first_quarter():
+    clock = FakeClock(1.0)
+    planner = BudgetPlanner(40.0, clock=clock, warmup_steps=1, measure_steps=5)
+    plans = []
+    for step in range(1, 40):
+        clock.tick()
+        planned = planner.after_step(step)
+        if planned is not None:
+            plans.append(planned)
+    # 40 steps fit; a second window (10 more steps) would end past step 10 = 40 / 4
+    assert plans == [40] and planner.finished
+
+
 def test_planner_counts_budget_spent_by_earlier_sessions():
     clock = FakeClock(1.0)
     planner = BudgetPlanner(30.0, spent_seconds=20.0, clock=clock, warmup_steps=1, measure_steps=2)
