@@ -96,35 +96,32 @@ def test_single_bad_settings_are_one_line(setting, fragment, tmp_path, capsys):
     assert "e.g. " in lines[0]  # how to fix it
 
 
-def test_image_size_below_the_backbones_minimum(tmp_path, capsys):
+def _run_on_mini(capsys, tmp_path, backbones: str, setting: str) -> tuple[int, list[str]]:
+    """``run`` of ``backbones`` on cifar10-mini with one ``--set``: status, stderr lines."""
     code, lines, _ = _run(
         capsys,
         "--backbones",
-        "test_convnext",
+        backbones,
         "--datasets",
         "cifar10-mini",
         "--set",
-        "data.image_size=16",
+        setting,
         "--results-dir",
         str(tmp_path / "r"),
     )
+    return code, lines
+
+
+def test_image_size_below_the_backbones_minimum(tmp_path, capsys):
+    code, lines = _run_on_mini(capsys, tmp_path, "test_convnext", "data.image_size=16")
     assert code == 2 and len(lines) == 1, lines
     assert "data.image_size=16: too small for backbone test_convnext" in lines[0]
     assert "use at least 32 px" in lines[0]
 
 
 def test_patch_dropout_on_a_convnet_is_refused_before_any_cell(tmp_path, capsys):
-    code, lines, _ = _run(
-        capsys,
-        "--backbones",
-        "test_resnet,test_vit",
-        "--datasets",
-        "cifar10-mini",
-        "--set",
-        "model.patch_drop_rate=0.5",
-        "--results-dir",
-        str(tmp_path / "r"),
-    )
+    setting = "model.patch_drop_rate=0.5"
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet,test_vit", setting)
     assert code == 2 and len(lines) == 1, lines  # test_vit takes it
     assert "model.patch_drop_rate=0.5: backbone 'test_resnet' has no patch tokens" in lines[0]
     assert "--set model.patch_drop_rate=0" in lines[0]
