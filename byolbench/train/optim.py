@@ -80,6 +80,16 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, peak_lr: float
     return peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def planned_warmup_steps(warmup_epochs: float, epochs: int, planned_steps: int) -> int:
+    """Warm-up steps of a run whose length a time budget planned.
+
+    The warm-up keeps its share of the nominal run (``warmup_epochs / epochs``) so that a
+    recipe's "a tenth of the run" stays a tenth of the planned steps; at most half of them.
+    """
+    share = warmup_epochs / epochs if epochs > 0 else 0.0
+    return min(int(round(share * planned_steps)), planned_steps // 2)
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Sets every parameter group's learning rate."""
     for group in optimizer.param_groups:

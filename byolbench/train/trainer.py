@@ -46,7 +46,13 @@ from byolbench.train.metrics import (
     healthy_std,
 )
 from byolbench.train.online_probe import OnlineProbe
-from byolbench.train.optim import build_optimizer, scaled_lr, set_lr, warmup_cosine
+from byolbench.train.optim import (
+    build_optimizer,
+    planned_warmup_steps,
+    scaled_lr,
+    set_lr,
+    warmup_cosine,
+)
 from byolbench.train.precision import autocast_dtype
 
 logger = logging.getLogger(__name__)
@@ -271,7 +277,7 @@ class Trainer:
             )
         usable = steps_per_epoch * accum  # micro-batches per epoch
         total_steps = steps_per_epoch * cfg.train.epochs
-        warmup_steps = epoch_warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
+        warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
         peak_lr = scaled_lr(cfg.optim, self.global_batch)
 
         generator = torch.Generator(device=acc.device)
@@ -288,7 +294,9 @@ class Trainer:
         planner = self._budget_planner(state)
         if state.planned_steps:
             total_steps = state.planned_steps
-            warmup_steps = min(warmup_steps, total_steps // 2)
+            warmup_steps = planned_warmup_steps(
+                cfg.optim.warmup_epochs, cfg.train.epochs, total_steps
+            )
 
         def limit(total: int) -> int:
             return min(total, cfg.train.max_steps) if cfg.train.max_steps else total
@@ -357,7 +365,9 @@ class Trainer:
                         planned = planner.after_step(state.step) if planner is not None else None
                         if planned is not None:
                             total_steps = self._plan(planned, state, planner)
-                            warmup_steps = min(epoch_warmup_steps, total_steps // 2)
+                            warmup_steps = planned_warmup_steps(
+                                cfg.optim.warmup_epochs, cfg.train.epochs, total_steps
+                            )
                             stop_at = limit(total_steps)
                             planner = None if planner.finished else planner
                         set_lr(

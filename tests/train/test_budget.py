@@ -9,6 +9,7 @@ from byolbench.errors import ConfigError, TrainingError
 from byolbench.train import budget
 from byolbench.train.accel import make_accelerator
 from byolbench.train.budget import BudgetPlanner, format_duration, parse_duration
+from byolbench.train.optim import planned_warmup_steps, warmup_cosine
 from byolbench.train.trainer import Trainer
 from tests.train.helpers import tiny_config
 
@@ -111,7 +112,7 @@ def test_planner_counts_budget_spent_by_earlier_sessions():
     assert planned == step + 7
 
 
-def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None):
+def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None, **overrides):
     clock = FakeClock(dt)
     monkeypatch.setattr(budget, "now", clock)
     config = tiny_config(
@@ -121,6 +122,7 @@ def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None):
             "train.log_every": 1,
             "train.checkpoint_every": 4,
             "optim.warmup_epochs": 1.0,
+            **overrides,
         }
     )
 
@@ -146,6 +148,31 @@ def test_planned_steps_follow_the_clock_and_schedules_end_there(tiny_splits, mon
     assert last["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine reaches 0 there too
     slower = _budget_run(tiny_splits, monkeypatch, dt=0.5)
     assert 17 <= slower.state.planned_steps <= 21  # half as fast: half the steps
+
+
+def test_warmup_keeps_its_share_of_the_run_under_a_budget(tiny_splits, monkeypatch):
+    # A recipe's warm-up of 1 epoch in 10 is a tenth of the planned steps (about 4 of 39),
+    # not one nominal epoch (8 steps of 8 images) nor half the planned steps: once planned,
+    # the LR follows warm-up/cosine with that warm-up to the planned end.
+    result = _budget_run(
+        tiny_splits, monkeypatch, dt=0.25, **{"train.epochs": 10, "optim.warmup_epochs": 1.0}
+    )
+    planned = result.state.planned_steps
+    warmup = planned_warmup_steps(1.0, 10, planned)
+    assert warmup == round(planned / 10)
+    lrs = {row["step"]: row["lr"] for row in result.history}
+    anchor = planned - 10
+    for step in range(planned - 20, planned):
+        expected = warmup_cosine(step, planned, warmup, 1.0) / warmup_cosine(
+            anchor, planned, warmup, 1.0
+        )
+        assert lrs[step] / lrs[anchor] == pytest.approx(expected, rel=1e-6)
+
+
+def test_planned_warmup_share_and_cap():
+    assert planned_warmup_steps(20.0, 200, 1000) == 100
+    assert planned_warmup_steps(10.0, 10, 1000) == 500  # never more than half
+    assert planned_warmup_steps(0.0, 10, 1000) == 0
 
 
 def test_resume_keeps_the_planned_steps(tiny_splits, monkeypatch, tmp_path):
