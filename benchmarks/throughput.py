@@ -33,7 +33,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-MODELS = {"resnet18": ("resnet18", 32), "vit_tiny": ("vit_tiny", 32), "resnet50": ("resnet50", 64)}
+MODELS = {
+    "resnet18": ("resnet18", 32),
+    "resnet10t": ("resnet10t", 32),
+    "vit_tiny": ("vit_tiny", 32),
+    "resnet50": ("resnet50", 64),
+}
 LEVERS = ("default", "no-bf16", "no-channels-last", "unfused-ema", "sync-every-step", "compile")
 
 
@@ -283,6 +288,9 @@ def main() -> None:
         f"of {args.window} steps, lightly workers {args.workers}"
     )
     print("\n".join(f"{k}: {v}" for k, v in env.items()) + f"\nsettings: {settings}\n", flush=True)
+    unknown = [m for m in args.models.split(",") if m not in MODELS]
+    if unknown:
+        parser.error(f"--models {','.join(unknown)}: not one of {', '.join(MODELS)}")
     rows: list[dict[str, Any]] = []
     for model in args.models.split(","):
         backbone, size = MODELS[model]
