@@ -281,6 +281,10 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip the lightly reference")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    models = args.models.split(",")
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        parser.error(f"--models {','.join(unknown)}: not one of {', '.join(MODELS)}")
     batch = args.batch_size or (512 if args.device == "cuda" else 64)
     env = _environment(args.device, args.precision)
     settings = (
@@ -288,11 +292,8 @@ def main() -> None:
         f"of {args.window} steps, lightly workers {args.workers}"
     )
     print("\n".join(f"{k}: {v}" for k, v in env.items()) + f"\nsettings: {settings}\n", flush=True)
-    unknown = [m for m in args.models.split(",") if m not in MODELS]
-    if unknown:
-        parser.error(f"--models {','.join(unknown)}: not one of {', '.join(MODELS)}")
     rows: list[dict[str, Any]] = []
-    for model in args.models.split(","):
+    for model in models:
         backbone, size = MODELS[model]
         common = {
             "backbone": backbone,

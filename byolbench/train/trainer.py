@@ -292,11 +292,13 @@ class Trainer:
         if acc.is_main_process:
             self.metrics.truncate_after(state.step)
         planner = self._budget_planner(state)
+
+        def budget_warmup(planned: int) -> int:
+            return planned_warmup_steps(cfg.optim.warmup_epochs, cfg.train.epochs, planned)
+
         if state.planned_steps:
             total_steps = state.planned_steps
-            warmup_steps = planned_warmup_steps(
-                cfg.optim.warmup_epochs, cfg.train.epochs, total_steps
-            )
+            warmup_steps = budget_warmup(total_steps)
 
         def limit(total: int) -> int:
             return min(total, cfg.train.max_steps) if cfg.train.max_steps else total
@@ -365,9 +367,7 @@ class Trainer:
                         planned = planner.after_step(state.step) if planner is not None else None
                         if planned is not None:
                             total_steps = self._plan(planned, state, planner)
-                            warmup_steps = planned_warmup_steps(
-                                cfg.optim.warmup_epochs, cfg.train.epochs, total_steps
-                            )
+                            warmup_steps = budget_warmup(total_steps)
                             stop_at = limit(total_steps)
                             planner = None if planner.finished else planner
                         set_lr(
