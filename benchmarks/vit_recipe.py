@@ -3,18 +3,19 @@ recipe, each against the same ViT at random initialisation.
 
 Both arms run what `byolbench run --backbones vit_tiny --datasets cifar10-mini` runs (the
 standard preset; vit_tiny gets patch 4 at 32 px, 8x8 tokens), shortened to a CPU budget with
-`--epochs` and `--batch-size`, and differ only in the optimiser part of the family recipe
-(`--recipe vit`: AdamW; `--recipe convnet`: LARS). Both get the same warm-up, a tenth of the
-epochs (the ViT recipe's own value; the preset's 10 warm-up epochs would outlast a short run),
+`--time-budget` (default 14 minutes of pretraining per arm; the trainer plans the steps from
+its measured step time) and `--batch-size`, and differ only in the optimiser part of the family
+recipe (`--recipe vit`: AdamW; `--recipe convnet`: LARS). Both get the same warm-up, a tenth of
+the run (the ViT recipe's own value; the preset's 10 warm-up epochs would outlast a short run),
 the ViT recipe's token options (average pooling, half the patch tokens dropped while
 pretraining) and crops of at least 20% of the image (the quick preset's short-run crops), set
 for both arms so that only the optimiser differs. Evaluation: kNN (k=200, cosine, votes
 exp(sim/0.1)) on frozen online-backbone features of the whole labelled split, top-1 on the
 test split; "random" is the same backbone, same seed, at random initialisation.
 
-    python benchmarks/vit_recipe.py                    # vit_tiny, 4 epochs of batch 64 per arm
+    python benchmarks/vit_recipe.py          # vit_tiny, 14 minutes of batch 64 per arm
     python benchmarks/vit_recipe.py --backbone test_vit --dataset imagefolder:PATH \\
-        --epochs 1 --batch-size 8 --out /tmp/vit-recipe   # a seconds-long check of the script
+        --time-budget "" --epochs 1 --batch-size 8 --out /tmp/vit-recipe   # a quick check
 
 It prints the table and writes it to benchmarks/results/vit-recipe-cpu.md and .csv.
 """
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lib.measure import cpu_kind  # noqa: E402
 
 from byolbench.bench.matrix import MatrixSpec, expand
 from byolbench.bench.runner import RunOptions, run_matrix
@@ -65,6 +69,8 @@ def arm_spec(recipe: str, args: argparse.Namespace) -> MatrixSpec:
         **parse_overrides(args.set or []),
     }
     cli: dict[str, Any] = {"train.epochs": args.epochs, "train.batch_size": args.batch_size}
+    if args.time_budget:
+        cli["train.time_budget"] = args.time_budget
     if args.max_train_samples:
         cli["data.max_train_samples"] = args.max_train_samples
     return MatrixSpec(
@@ -115,9 +121,18 @@ def run_arm(recipe: str, label: str, args: argparse.Namespace, results: Path) ->
 
 def markdown(rows: list[dict[str, Any]], args: argparse.Namespace, machine: str) -> str:
     """The table in Markdown with the protocol above it."""
+    if args.time_budget:
+        length = (
+            f"pretraining to a {args.time_budget} time budget (steps planned from the measured "
+            f"step time) at batch {args.batch_size}, warm-up a tenth of the planned steps"
+        )
+    else:
+        length = (
+            f"{args.epochs} epoch(s) of batch {args.batch_size}, "
+            f"warm-up {round(0.1 * args.epochs, 4)} epochs"
+        )
     lines = [
-        f"{args.backbone} on {args.dataset}, {args.epochs} epoch(s) of batch {args.batch_size}, "
-        f"seed {args.seed}, standard preset, warm-up {round(0.1 * args.epochs, 4)} epochs, "
+        f"{args.backbone} on {args.dataset}, {length}, seed {args.seed}, standard preset, "
         f"both arms {', '.join(f'{k}={v}' for k, v in SHARED.items())}; {machine}",
         "",
         "| recipe | optimizer | kNN BYOL | kNN random | gain | pretrain min | steps |",
@@ -147,7 +162,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="vit_tiny")
     parser.add_argument("--dataset", default="cifar10-mini")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument(
+        "--epochs", type=int, default=8, help="epochs, or the nominal length under a budget"
+    )
+    parser.add_argument(
+        "--time-budget",
+        default="14m",
+        help="pretraining budget per arm (e.g. 14m; '' trains for --epochs instead)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train-samples", type=int, default=0)
@@ -156,10 +178,7 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, help="keep the runs here (resumable)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="table path, no suffix")
     args = parser.parse_args()
-    machine = (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}"
-    )
+    machine = f"{cpu_kind()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
     print(f"{args.backbone} on {args.dataset}: ViT recipe vs ResNet recipe; {machine}\n")
     results = args.results_dir or Path(tempfile.mkdtemp(prefix="vit-recipe-"))
     rows = [run_arm(recipe, label, args, results) for recipe, label in ARMS]
