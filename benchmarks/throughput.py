@@ -39,7 +39,15 @@ MODELS = {
     "vit_tiny": ("vit_tiny", 32),
     "resnet50": ("resnet50", 64),
 }
-LEVERS = ("default", "no-bf16", "no-channels-last", "unfused-ema", "sync-every-step", "compile")
+LEVERS = (
+    "default",
+    "no-bf16",
+    "no-channels-last",
+    "no-gemm-convs",
+    "unfused-ema",
+    "sync-every-step",
+    "compile",
+)
 
 
 def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +74,11 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     splits = training_images(args["images"])
     steps = args["warmup"] + args["window"] * args["windows"] + 1
     config = _config(
-        args, steps, channels_last=variant != "no-channels-last", compile_=variant == "compile"
+        args,
+        steps,
+        channels_last=variant != "no-channels-last",
+        compile_=variant == "compile",
+        gemm_convs=variant != "no-gemm-convs",
     )
     clock = StepClock()
 
@@ -169,7 +181,9 @@ def _apply_variant(variant: str) -> None:
         metrics.DeviceMeter.add = syncing_add
 
 
-def _config(args: dict[str, Any], steps: int, channels_last: bool, compile_: bool) -> Any:
+def _config(
+    args: dict[str, Any], steps: int, channels_last: bool, compile_: bool, gemm_convs: bool = True
+) -> Any:
     from byolbench.bench.presets import preset_overrides
     from byolbench.config import RunConfig
 
@@ -184,6 +198,7 @@ def _config(args: dict[str, Any], steps: int, channels_last: bool, compile_: boo
         "train.mixed_precision": args["precision"],
         "model.channels_last": channels_last,
         "train.compile": compile_,
+        "train.gemm_convs": gemm_convs,
     }
     return RunConfig().replace(overrides)
 

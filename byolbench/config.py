@@ -154,6 +154,10 @@ class TrainConfig:
             ``fp16``.
         seed: Seed for weights, data order and augmentation.
         compile: Compile the BYOL step with ``torch.compile``.
+        gemm_convs: On CPUs in bf16, run convolutions with small output maps (a ResNet's
+            last stages at 32 px) as explicit patch-matrix products where oneDNN's kernels
+            are slow there (``byolbench/models/gemm_conv.py``). Speed only: the same
+            arithmetic up to rounding, so it is not part of the configuration hash.
         max_steps: Stop after this many optimizer steps (0: run all epochs); the schedules
             still span all epochs.
         time_budget: Train for this long instead of ``epochs`` (``90s``, ``10m``, ``1.5h``;
@@ -173,6 +177,7 @@ class TrainConfig:
     mixed_precision: str = "auto"
     seed: int = 0
     compile: bool = False
+    gemm_convs: bool = True
     max_steps: int = 0
     time_budget: str = ""
     log_every: int = 10
@@ -404,6 +409,7 @@ NON_RESULT_KEYS = frozenset(
         "train.checkpoint_every",
         "train.keep_checkpoints",
         "train.compile",
+        "train.gemm_convs",
         "train.collapse_threshold",
         "train.collapse_window",
         "eval.monitor_every",

@@ -1,0 +1,24 @@
+"""The trainer turns a convnet's convolutions into GemmConv2d on the CPU, unless told not to."""
+
+import pytest
+from torch import nn
+
+from byolbench.config import RunConfig
+from byolbench.models.gemm_conv import GemmConv2d
+from byolbench.train.accel import make_accelerator
+from byolbench.train.trainer import Trainer
+from tests.train.helpers import tiny_config
+
+
+@pytest.mark.parametrize("gemm", [True, False])
+def test_trainer_uses_gemm_convs_only_when_set(tiny_splits, gemm):
+    config = tiny_config(**{"train.max_steps": 1, "train.gemm_convs": gemm})
+    result = Trainer(config, tiny_splits, make_accelerator("bf16", cpu=True), None).fit()
+    convs = [m for m in result.model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(isinstance(m, GemmConv2d) == gemm for m in convs)
+
+
+def test_gemm_convs_do_not_change_the_configuration_hash():
+    on = RunConfig().replace({"train.gemm_convs": True})
+    off = RunConfig().replace({"train.gemm_convs": False})
+    assert on.config_hash() == off.config_hash()
