@@ -154,9 +154,10 @@ class TrainConfig:
             ``fp16``.
         seed: Seed for weights, data order and augmentation.
         compile: Compile the BYOL step with ``torch.compile``.
-        gemm_convs: On CPUs in bf16, run convolutions with small output maps (a ResNet's
-            last stages at 32 px) as explicit patch-matrix products where oneDNN's kernels
-            are slow there (``byolbench/models/gemm_conv.py``). Speed only: the same
+        gemm_convs: On CPUs with AMX-BF16 tiles, in bf16, run convolutions with small output
+            maps (a ResNet's last stages at 32 px) as explicit patch-matrix products where
+            oneDNN's kernels are slow there (``byolbench/models/gemm_conv.py``); other CPUs
+            and GPUs keep oneDNN/cuDNN. Speed only: the same
             arithmetic up to rounding, so it is not part of the configuration hash.
         max_steps: Stop after this many optimizer steps (0: run all epochs); the schedules
             still span all epochs.

@@ -18,6 +18,8 @@ groups, dilation, other paddings) goes through ``F.conv2d`` unchanged.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -151,6 +153,19 @@ class GemmConv2d(nn.Conv2d):
         if self.bias is not None:
             out = out + self.bias.to(out.dtype).view(1, -1, 1, 1)
         return out
+
+
+@lru_cache(maxsize=1)
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX-BF16 tiles (``amx_bf16`` in ``/proc/cpuinfo``), the kind where
+    the matrix-product path was measured to pay; ``False`` where that file does not exist."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(
+        line.startswith("flags") and "amx_bf16" in line.split() for line in text.splitlines()
+    )
 
 
 def use_gemm_convs(model: nn.Module) -> int:

@@ -35,7 +35,7 @@ from byolbench.errors import ConfigError, TrainingError
 from byolbench.eval.features import extract_features
 from byolbench.eval.knn import knn_classify
 from byolbench.models.backbone import backbone_spec, create_backbone, model_kwargs
-from byolbench.models.gemm_conv import use_gemm_convs
+from byolbench.models.gemm_conv import cpu_has_amx, use_gemm_convs
 from byolbench.train.batches import ShardedBatches
 from byolbench.train.budget import BudgetPlanner, parse_duration
 from byolbench.train.checkpoint import CheckpointManager, TrainState
@@ -222,7 +222,7 @@ class Trainer:
         )
         if cfg.model.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        if cfg.train.gemm_convs and self.accelerator.device.type == "cpu":
+        if cfg.train.gemm_convs and self.accelerator.device.type == "cpu" and cpu_has_amx():
             use_gemm_convs(model)
         online = [
             (name, p) for name, p in model.named_parameters() if not name.startswith("target_")
