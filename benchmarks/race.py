@@ -23,6 +23,8 @@ plot of kNN against minutes into ``--out``.
     python benchmarks/race.py --dataset cifar10-mini --budgets 5m,10m,20m
     python benchmarks/race.py --dataset cifar10 --data-dir ~/.cache/byolbench-dev --budgets 10m,30m
     python benchmarks/race.py --budgets 5m,10m --table-only   # the table of what has run
+    python benchmarks/race.py --budgets 10m --contenders byolbench --variant progressive \
+        --set augment.progressive_min_size=16               # a recipe lever, raced apart
 """
 
 from __future__ import annotations
@@ -51,16 +53,13 @@ def _splits(args: dict[str, Any]) -> Any:
     return load_dataset(args["dataset"], args["data_dir"] or None, False, 0)
 
 
-def quick_config(budget: str, seed: int) -> Any:
-    """byolbench's quick recipe with a time budget."""
+def quick_config(budget: str, seed: int, overrides: dict[str, str] | None = None) -> Any:
+    """byolbench's quick recipe with a time budget (and ``--set`` overrides, which win)."""
     from byolbench.bench.presets import preset_overrides
     from byolbench.config import RunConfig
 
-    return (
-        RunConfig()
-        .replace({**preset_overrides("quick"), "train.time_budget": budget, "train.seed": seed})
-        .validate()
-    )
+    settings = {**preset_overrides("quick"), "train.time_budget": budget, "train.seed": seed}
+    return RunConfig().replace({**settings, **(overrides or {})}, "--set").validate()
 
 
 def engine_recipe(steps_per_epoch: int) -> Any:
@@ -117,7 +116,8 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     from byolbench.train.trainer import Trainer
 
     splits = _splits(args)
-    config = quick_config(args["budget"], args["seed"])
+    overrides = args.get("overrides") or {}
+    config = quick_config(args["budget"], args["seed"], overrides)
     accelerator = make_accelerator(config.train.mixed_precision)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
@@ -127,7 +127,8 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "backbone": config.model.backbone,
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
-        f"{accelerator.mixed_precision})",
+        f"{accelerator.mixed_precision})"
+        + "".join(f", {key}={value}" for key, value in overrides.items()),
         "steps": result.state.step,
         "pretrain_seconds": seconds,
         "images_per_second": result.images_per_second,
@@ -277,7 +278,7 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     randoms: dict[str, float] = {}
-    for index, contender in enumerate(CONTENDERS):
+    for index, contender in enumerate(dict.fromkeys(r["contender"] for r in rows)):
         mine = sorted(
             (r for r in rows if r["contender"] == contender), key=lambda r: r["budget_seconds"]
         )
@@ -308,6 +309,8 @@ def main() -> None:
     """Runs (or resumes) the race and writes its table and plot."""
     from byolbench.atomic import write_text
     from byolbench.bench.report_tables import file_slug
+    from byolbench.config import parse_overrides
+    from byolbench.errors import ConfigError
     from byolbench.train.budget import parse_duration
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -316,6 +319,19 @@ def main() -> None:
     parser.add_argument("--budgets", default="5m,10m,20m")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override of byolbench's recipe (repeatable), e.g. augment.progressive_min_size=16; "
+        "needs --variant",
+    )
+    parser.add_argument(
+        "--variant",
+        default="",
+        help="name of the byolbench recipe given by --set: its rows are 'byolbench[NAME]'",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
         "--table-only",
@@ -326,11 +342,19 @@ def main() -> None:
     args = parser.parse_args()
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
-    for budget in budgets:
-        parse_duration(budget, "--budgets")
     unknown = [c for c in contenders if c not in CONTENDERS]
-    if unknown:
-        sys.exit(f"unknown contender(s) {unknown}; valid: {', '.join(CONTENDERS)}")
+    try:
+        for budget in budgets:
+            parse_duration(budget, "--budgets")
+        if unknown:
+            raise ConfigError(f"unknown contender(s) {unknown}; valid: {', '.join(CONTENDERS)}")
+        if bool(args.set) != bool(args.variant):
+            raise ConfigError("--set and --variant go together: name the recipe they make")
+        overrides = parse_overrides(args.set)
+        quick_config(budgets[0] if budgets else "1m", args.seed, overrides)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     slug = file_slug(args.dataset)
     cache = args.out / f"race-{slug}"
     common = {"dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
@@ -340,11 +364,15 @@ def main() -> None:
     for budget in budgets:
         for contender in contenders:
             task = {**common, "budget": budget, "contender": contender}
-            path = cache / f"{contender}-{budget}-s{args.seed}.json"
+            label = contender
+            if contender == "byolbench" and args.variant:
+                task["overrides"] = overrides
+                label = f"byolbench[{args.variant}]"
+            path = cache / f"{label}-{budget}-s{args.seed}.json"
             if args.table_only and not path.is_file():
-                print(f"{contender} for {budget}: not run yet, left out", flush=True)
+                print(f"{label} for {budget}: not run yet, left out", flush=True)
                 continue
-            print(f"{contender} for {budget} ...", flush=True)
+            print(f"{label} for {budget} ...", flush=True)
             result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
             random = _cached(
                 cache / f"random-{result['backbone']}-s{args.seed}.json",
@@ -353,7 +381,7 @@ def main() -> None:
                 ),
             )
             row = {
-                "contender": contender,
+                "contender": label,
                 "budget": budget,
                 "budget_seconds": parse_duration(budget),
                 **result,

@@ -274,11 +274,4 @@ def config_problems(config: RunConfig) -> list[str]:
         if rule.key == "train.seed":
             fix = "e.g. --seeds 0,1,2"
         problems.append(problem_line(rule.key, value, rule.valid, fix))
-    if flat.get("train.time_budget") and flat.get("augment.progressive_min_size"):
-        problems.append(
-            f"augment.progressive_min_size={flat['augment.progressive_min_size']} with "
-            f"train.time_budget={flat['train.time_budget']!r}: not supported together (the step "
-            "plan, timed on the small early views, would overrun the budget); drop one, e.g. "
-            "--set augment.progressive_min_size=0"
-        )
     return problems

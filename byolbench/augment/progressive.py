@@ -4,11 +4,14 @@ With ``augment.progressive_min_size`` set, the random-resized-crop output grows 
 that side to the training size over the first ``augment.progressive_fraction`` of the
 optimizer steps (in steps of ``SIZE_STEP`` pixels), then stays at the training size, so the
 last part of training and all evaluation see full-size images. Early steps cost a fraction of
-a full-size step, so a fixed time budget holds more of them.
+a full-size step, so a fixed time budget holds more of them: ``run_cost`` counts a plan's steps
+in full-size steps (cost taken as proportional to the pixels of a view) for the budget planner.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from typing import Any
 
 from byolbench.errors import ConfigError
@@ -25,6 +28,34 @@ def view_size(step: int, total_steps: int, min_size: int, full_size: int, fracti
     size = min_size + progress * (full_size - min_size)
     snapped = int(size // SIZE_STEP) * SIZE_STEP
     return full_size if progress >= 1.0 else max(min_size, min(full_size, snapped))
+
+
+def run_cost(
+    start: int, total: int, min_size: int, full_size: int, fraction: float, at_least: int = 0
+) -> float:
+    """Cost of steps ``start`` .. ``total - 1`` of a ``total``-step run, in full-size steps.
+
+    A step with views of side ``v`` counts ``(v / full_size) ** 2``, ``v`` being
+    ``view_size`` but at least ``at_least`` (views never shrink during a run). Exact, in time
+    linear in the number of distinct sizes.
+    """
+    if start >= total:
+        return 0.0
+    if min_size <= 0 or min_size >= full_size or at_least >= full_size:
+        return float(total - start)
+
+    def size_at(step: int) -> int:
+        return max(at_least, view_size(step, total, min_size, full_size, fraction))
+
+    first_full = min(total, max(start, math.ceil(max(1.0, fraction * total))))
+    cost = float(total - first_full)
+    step = start
+    while step < first_full:
+        size = size_at(step)
+        last = step + bisect.bisect_right(range(step, first_full), size, key=size_at)
+        cost += (last - step) * (size / full_size) ** 2
+        step = last
+    return cost
 
 
 def resizable(transform: Any, name: str) -> Any:

@@ -11,6 +11,11 @@ One short timing window can be wrong (another process on the cores during exactl
 steps), so the plan is made again after windows twice, four and eight times as long, each from
 the latest window alone, as long as that point lies in the first quarter of the plan; the
 schedules follow the latest plan.
+
+With progressive resizing the steps grow dearer as the views grow: the planner then counts
+steps in full-size steps (``run_cost``), and plans again after every window (of at most a
+twentieth of the plan) until one window ran entirely at full size, so the last plan is timed
+on the steps that end the run.
 """
 
 from __future__ import annotations
@@ -63,6 +68,30 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def step_cost_model(windows: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """Seconds per step as ``overhead + per_full_step * cost`` from timing windows.
+
+    Each window is (steps, their cost in full-size steps, seconds). A least-squares line
+    through the windows' seconds per step against their mean cost (weighted by steps) gives
+    both terms once the windows' sizes differ; before that (or where the line would give a
+    negative overhead) time is taken as proportional to cost alone, and where larger views
+    were not slower, as the same for every step.
+    """
+    steps = sum(n for n, _, _ in windows)
+    cost = sum(c for _, c, _ in windows)
+    seconds = sum(t for _, _, t in windows)
+    proportional = (0.0, seconds / max(cost, 1e-9))
+    mean_x, mean_y = cost / steps, seconds / steps
+    spread = sum(n * (c / n - mean_x) ** 2 for n, c, _ in windows)
+    if spread < 1e-6 * steps:
+        return proportional
+    slope = sum(n * (c / n - mean_x) * (t / n - mean_y) for n, c, t in windows) / spread
+    if slope <= 0:  # larger views were not slower: the same time per step
+        return mean_y, 0.0
+    overhead = mean_y - slope * mean_x
+    return (overhead, slope) if overhead >= 0 else proportional
+
+
 class BudgetPlanner:
     """Times optimizer steps and plans how many fit in a budget.
 
@@ -73,6 +102,9 @@ class BudgetPlanner:
         warmup_steps: First steps of this session left out of the timing.
         measure_steps: Steps timed after those; by default at least ``MIN_MEASURE_STEPS``
             and about 3% of the budget's expected steps, decided as steps come in.
+        run_cost: ``run_cost(start, total)``: the cost of steps ``start`` .. ``total - 1`` of a
+            ``total``-step plan, in full-size steps, when steps differ in cost (progressive
+            resizing); ``None``: every step costs the same.
     """
 
     def __init__(
@@ -82,8 +114,10 @@ class BudgetPlanner:
         clock: Callable[[], float] | None = None,
         warmup_steps: int = WARMUP_STEPS,
         measure_steps: int | None = None,
+        run_cost: Callable[[int, int], float] | None = None,
     ) -> None:
         self.budget = budget_seconds
+        self.run_cost = run_cost
         self.clock = clock or now
         self.warmup_steps = warmup_steps
         self.measure_steps = measure_steps
@@ -93,8 +127,12 @@ class BudgetPlanner:
         self._measure_first = 0
         self._session_steps = 0
         self._window = 0  # steps of the current timing window (0: the first, not fixed yet)
+        self._first_window = 0
+        self._window_cost = 0.0  # full-size steps in the current window
+        self._full_size_window = False  # the latest plan was timed on full-size steps only
+        self._windows: list[tuple[int, float, float]] = []  # (steps, full-size steps, seconds)
         self._plans = 0
-        self.seconds_per_step = math.nan
+        self.seconds_per_step = math.nan  # per full-size step
         self.finished = False  # no more plans will come
 
     def elapsed(self) -> float:
@@ -109,9 +147,10 @@ class BudgetPlanner:
         expected_steps = self.budget / max(seconds / measured, 1e-9)
         return measured >= min(expected_steps * MEASURE_FRACTION, 50)
 
-    def after_step(self, step: int) -> int | None:
-        """Called after each optimizer step (``step`` = steps done); returns the planned total
-        when a timing window ends (the first plan, then each re-plan), else ``None``."""
+    def after_step(self, step: int, cost: float = 1.0) -> int | None:
+        """Called after each optimizer step (``step`` = steps done; ``cost``: that step in
+        full-size steps); returns the planned total when a timing window ends (the first plan,
+        then each re-plan), else ``None``."""
         self._session_steps += 1
         current = self.clock()
         if self._session_steps == self.warmup_steps:
@@ -120,6 +159,7 @@ class BudgetPlanner:
             return None
         if self._measure_start is None or self.finished:
             return None
+        self._window_cost += cost
         measured = self._session_steps - self._measure_first
         seconds = current - self._measure_start
         if measured <= 0:
@@ -127,19 +167,55 @@ class BudgetPlanner:
         if self._window == 0:
             if not self._enough_measured(measured, seconds):
                 return None
-            self._window = measured
+            self._window = self._first_window = measured
         elif measured < self._window:
             return None
-        self.seconds_per_step = seconds / measured
-        remaining = self.budget - self.elapsed()
-        planned = step + max(0, math.floor(remaining / self.seconds_per_step))
+        self._windows.append((measured, self._window_cost, seconds))
+        self._full_size_window = self._window_cost >= measured - 1e-6
+        if self.run_cost is None or self._full_size_window:
+            overhead, per_full_step = 0.0, seconds / max(self._window_cost, 1e-9)
+        else:
+            overhead, per_full_step = step_cost_model(self._windows)
+        self.seconds_per_step = overhead + per_full_step
+        planned = self._fit(step, self.budget - self.elapsed(), overhead, per_full_step)
         self._plans += 1
         self._window *= 2
         self._measure_start, self._measure_first = current, self._session_steps
+        self._window_cost = 0.0
         self.accept(step, planned)
         return planned
 
+    def _fit(self, step: int, seconds: float, overhead: float, per_full_step: float) -> int:
+        """The largest total whose steps from ``step`` on are predicted to take at most
+        ``seconds`` (``overhead`` per step plus ``per_full_step`` per full-size step)."""
+        if overhead + per_full_step <= 0:  # a clock that did not move must not plan forever
+            overhead = 1e-9
+        if self.run_cost is None:
+            return step + max(0, math.floor(seconds / (overhead + per_full_step)))
+        run_cost = self.run_cost
+
+        def fits(steps: int) -> bool:
+            return overhead * steps + per_full_step * run_cost(step, step + steps) <= seconds
+
+        if not fits(1):
+            return step
+        low, high = 1, 2  # ``low`` steps fit; find a ``high`` that does not
+        while fits(high):
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle)
+        return step + low
+
     def accept(self, step: int, total: int) -> None:
-        """Records the plan the run follows (with several processes: the one they agreed on);
-        planning ends when the next window would reach past the first quarter of it."""
-        self.finished = self._plans > REPLANS or step + self._window > REPLAN_WITHIN * total
+        """Records the plan the run follows (with several processes: the one they agreed on).
+
+        Steps of equal cost: planning ends when the next window would reach past the first
+        quarter of the plan. Steps of growing cost: windows of at most a twentieth of the plan
+        go on until one ran at full size, or no window fits before the end.
+        """
+        if self.run_cost is None:
+            self.finished = self._plans > REPLANS or step + self._window > REPLAN_WITHIN * total
+            return
+        self._window = min(self._window, max(self._first_window, total // 20))
+        self.finished = self._full_size_window or step + self._window > total

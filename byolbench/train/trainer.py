@@ -25,7 +25,7 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from byolbench.augment.presets import create_augmentation
-from byolbench.augment.progressive import resizable, view_size
+from byolbench.augment.progressive import resizable, run_cost, view_size
 from byolbench.augment.transforms import EvalTransform
 from byolbench.byol.model import BYOL
 from byolbench.byol.momentum import tau_schedule
@@ -294,7 +294,14 @@ class Trainer:
             hooks.load_state_tensors(CheckpointManager.extra_tensors(Path(resumed_from)))
         if acc.is_main_process:
             self.metrics.truncate_after(state.step)
-        planner = self._budget_planner(state)
+        progressive = cfg.augment.progressive_min_size
+
+        def plan_cost(start: int, total: int) -> float:
+            fraction = cfg.augment.progressive_fraction
+            return run_cost(start, total, progressive, image_size, fraction, at_least=shown)
+
+        planner = self._budget_planner(state, plan_cost if progressive else None)
+        shown = 0 if progressive else image_size  # view side; views never shrink
 
         def budget_warmup(planned: int) -> int:
             return planned_warmup_steps(cfg.optim.warmup_epochs, cfg.train.epochs, planned)
@@ -334,14 +341,18 @@ class Trainer:
                     todo = batches.epoch(state.epoch, state.batch_in_epoch)
                     for indices in todo[: usable - state.batch_in_epoch]:
                         batch = images[indices.to(images.device)].to(acc.device, non_blocking=True)
-                        if cfg.augment.progressive_min_size:
-                            augment.image_size = view_size(
-                                state.step,
-                                total_steps,
-                                cfg.augment.progressive_min_size,
-                                image_size,
-                                cfg.augment.progressive_fraction,
+                        if shown < image_size:
+                            shown = max(
+                                shown,
+                                view_size(
+                                    state.step,
+                                    total_steps,
+                                    progressive,
+                                    image_size,
+                                    cfg.augment.progressive_fraction,
+                                ),
                             )
+                            augment.image_size = shown
                         with acc.accumulate(model):
                             view1, view2 = augment(batch, generator)
                             if cfg.model.channels_last:
@@ -367,7 +378,10 @@ class Trainer:
                         raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
                         self.ema_updates += 1
                         state.step += 1
-                        planned = planner.after_step(state.step) if planner is not None else None
+                        planned = None
+                        if planner is not None:
+                            cost = (augment.image_size / image_size) ** 2 if progressive else 1.0
+                            planned = planner.after_step(state.step, cost)
                         if planned is not None:
                             total_steps = self._plan(planned, state, planner)
                             warmup_steps = budget_warmup(total_steps)
@@ -445,15 +459,21 @@ class Trainer:
                 "train.mixed_precision=bf16 or no, or lower optim.lr"
             )
 
-    def _budget_planner(self, state: TrainState) -> BudgetPlanner | None:
-        """A planner when ``train.time_budget`` is set and the steps are not planned yet."""
+    def _budget_planner(
+        self, state: TrainState, run_cost: Callable[[int, int], float] | None
+    ) -> BudgetPlanner | None:
+        """A planner when ``train.time_budget`` is set and the steps are not planned yet
+        (``run_cost``: the cost of a plan's steps when they differ, see ``BudgetPlanner``)."""
         budget = self.config.train.time_budget
         if not budget or state.planned_steps:
             return None
         # Several processes must decide at the same step: they time a fixed number of steps.
         measure = 20 if self.accelerator.num_processes > 1 else None
         return BudgetPlanner(
-            parse_duration(budget), spent_seconds=state.train_seconds, measure_steps=measure
+            parse_duration(budget),
+            spent_seconds=state.train_seconds,
+            measure_steps=measure,
+            run_cost=run_cost,
         )
 
     def _plan(self, planned: int, state: TrainState, planner: BudgetPlanner) -> int:
@@ -466,7 +486,7 @@ class Trainer:
         state.planned_steps = max(planned, state.step)
         planner.accept(state.step, state.planned_steps)
         logger.info(
-            "time budget %s: %.3f s per step, %d optimizer steps planned",
+            "time budget %s: %.3f s per full-size step, %d optimizer steps planned",
             self.config.train.time_budget,
             planner.seconds_per_step,
             state.planned_steps,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from byolbench.augment.progressive import view_size
+from byolbench.augment.progressive import run_cost, view_size
 from byolbench.errors import ConfigError
 from byolbench.train.accel import make_accelerator
 from byolbench.train.trainer import Trainer
@@ -15,6 +15,26 @@ def test_sizes_grow_linearly_in_steps_of_four_then_stay_full():
     assert sizes == sorted(sizes) and {s % 4 for s in sizes} == {0}
     assert sizes[25] == 24  # half way up the ramp
     assert view_size(10, 100, 0, 32, 0.5) == 32  # off
+
+
+@pytest.mark.parametrize(
+    ("start", "total", "min_size", "fraction"),
+    [
+        (0, 100, 16, 0.5),
+        (7, 1000, 16, 0.75),
+        (0, 3, 16, 0.75),
+        (50, 60, 16, 0.75),
+        (0, 517, 18, 0.3),
+        (5, 5, 16, 0.5),
+        (0, 10, 0, 0.5),
+        (0, 1, 16, 1.0),
+    ],
+)
+def test_run_cost_is_the_sum_of_the_steps_pixels(start, total, min_size, fraction):
+    expected = sum(
+        (view_size(s, total, min_size, 32, fraction) / 32) ** 2 for s in range(start, total)
+    )
+    assert run_cost(start, total, min_size, 32, fraction) == pytest.approx(expected)
 
 
 def test_training_sees_small_views_first_and_full_views_last(monkeypatch, tiny_splits):

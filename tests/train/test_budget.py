@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from byolbench.augment.progressive import run_cost, view_size
 from byolbench.errors import ConfigError, TrainingError
 from byolbench.train import budget
 from byolbench.train.accel import make_accelerator
@@ -193,10 +194,94 @@ def test_time_budget_is_validated_with_the_config():
         tiny_config(**{"train.time_budget": "soon"}).validate()
 
 
-def test_time_budget_with_progressive_resizing_is_refused_before_training():
-    from byolbench.validation import config_problems
+def _simulate_progressive(budget_s: float, overhead: float, per_full_step: float):
+    """A budgeted run with views growing from 16 to 32 px over 3/4 of the plan, on a clock
+    where a step costs ``overhead`` plus a part proportional to the view's pixels."""
+    full, fraction = 32, 0.75
 
-    config = tiny_config(**{"train.time_budget": "10m", "augment.progressive_min_size": 16})
-    (problem,) = config_problems(config)
-    assert problem.startswith("augment.progressive_min_size=16 with train.time_budget='10m'")
-    assert config_problems(tiny_config(**{"train.time_budget": "10m"})) == []
+    sizes: list[int] = []
+
+    def cost(start: int, total: int) -> float:
+        return run_cost(start, total, 16, full, fraction, at_least=max(sizes, default=0))
+
+    clock = FakeClock(0.0)
+    planner = BudgetPlanner(budget_s, clock=clock, warmup_steps=3, run_cost=cost)
+    total, step, plans = 3124, 0, []
+    while step < total:
+        size = max(view_size(step, total, 16, full, fraction), max(sizes, default=0))
+        sizes.append(size)
+        clock.dt = overhead + per_full_step * (size / full) ** 2
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step, (size / full) ** 2)
+        if planned is not None:
+            total = max(planned, step)
+            plans.append((step, total))
+    return clock.t - 1000.0, sizes, plans
+
+
+@pytest.mark.parametrize("overhead", [0.0, 0.02, 0.1])
+def test_progressive_resizing_under_a_budget_ends_at_the_budget(overhead):
+    # Small early steps are cheap; the plan is made on them and made again as views grow,
+    # until a window of full-size steps: the run ends within 2% of the budget either way,
+    # also where a fixed per-step overhead makes small steps dearer than their pixels.
+    spent, sizes, plans = _simulate_progressive(600.0, overhead, 0.4)
+    assert spent == pytest.approx(600.0, rel=0.02)
+    assert sizes[0] == 16 and sizes[-40:] == [32] * 40 and sizes == sorted(sizes)
+    assert len(plans) > 2
+    flat_steps = 600.0 / (overhead + 0.4)
+    assert plans[-1][1] > 1.2 * flat_steps  # more steps than at full size all the way
+
+
+def test_steps_of_equal_cost_plan_as_before_with_a_cost_model():
+    # run_cost of equal steps: the same plans as without one.
+    def flat(start: int, total: int) -> float:
+        return float(total - start)
+
+    clock = FakeClock(0.5)
+    planner = BudgetPlanner(20.0, clock=clock, warmup_steps=3, measure_steps=5, run_cost=flat)
+    step, planned = 0, None
+    while planned is None:
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step)
+    assert planned == 8 + 32 and planner.finished  # timed on full-size steps: final
+
+
+def test_budgeted_run_with_progressive_resizing_trains_to_its_plan(tiny_splits, monkeypatch):
+    from byolbench.byol import model as byol_model
+
+    seen = []
+    original = byol_model.BYOL.forward
+
+    def recording(self, view1, view2):
+        seen.append(view1.shape[-1])
+        return original(self, view1, view2)
+
+    monkeypatch.setattr(byol_model.BYOL, "forward", recording)
+    result = _budget_run(
+        tiny_splits,
+        monkeypatch,
+        dt=0.25,
+        **{"augment.progressive_min_size": 8, "augment.progressive_fraction": 0.5},
+    )
+    # The fake clock charges 0.25 s per step whatever the size: the plans made on small
+    # views promise too many steps, and the plans on full-size views bring it back to 40.
+    assert 36 <= result.state.planned_steps <= 42
+    assert result.state.step == result.state.planned_steps == result.total_steps
+    assert seen[0] == 8 and seen[-1] == 16 and seen == sorted(seen)
+    assert result.history[-1]["tau"] == pytest.approx(1.0)
+    assert result.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_step_cost_model_separates_overhead_from_pixels():
+    from byolbench.train.budget import step_cost_model
+
+    # 0.1 s per step plus 0.4 s per full-size step, windows at 16 px and at 20 px
+    windows = [(50, 50 * 0.25, 50 * (0.1 + 0.4 * 0.25)), (80, 80 * 0.39, 80 * (0.1 + 0.4 * 0.39))]
+    assert step_cost_model(windows) == pytest.approx((0.1, 0.4))
+    # one size only: proportional to pixels
+    assert step_cost_model(windows[:1]) == pytest.approx((0.0, 0.2 / 0.25))
+    # larger views not slower: the same time per step
+    flat = [(50, 12.5, 10.0), (50, 20.0, 9.5)]
+    assert step_cost_model(flat) == pytest.approx((0.195, 0.0))

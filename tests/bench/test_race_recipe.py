@@ -1,0 +1,47 @@
+"""benchmarks/race.py: the byolbench recipe it races, with and without --set levers."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import race  # noqa: E402
+
+from byolbench.errors import ConfigError  # noqa: E402
+
+
+def test_the_race_runs_the_quick_preset_to_the_budget():
+    config = race.quick_config("10m", 3)
+    assert config.train.time_budget == "10m" and config.train.seed == 3
+    assert config.model.backbone == "resnet10t"
+    assert config.augment.progressive_min_size == 0
+
+
+def test_set_overrides_change_the_raced_recipe():
+    config = race.quick_config("10m", 0, {"augment.progressive_min_size": "16"})
+    assert config.augment.progressive_min_size == 16
+    with pytest.raises(ConfigError, match="augment.progressive_fraction"):
+        race.quick_config("10m", 0, {"augment.progressive_fraction": "2"})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--set", "augment.progressive_min_size=16"], "--set and --variant go together"),
+        (["--budgets", "soon"], "--budgets"),
+        (["--variant", "small", "--set", "augment.nope=1"], "augment.nope"),
+    ],
+)
+def test_bad_levers_stop_before_any_training(argv, message, tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "race.py"), "--out", str(tmp_path), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and message in done.stderr
+    assert not any(tmp_path.iterdir())
