@@ -6,7 +6,7 @@ from byolbench.augment.progressive import run_cost, view_size
 from byolbench.errors import ConfigError
 from byolbench.train.accel import make_accelerator
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_view_sizes, tiny_config
 
 
 def test_sizes_grow_linearly_in_steps_of_four_then_stay_full():
@@ -38,16 +38,7 @@ def test_run_cost_is_the_sum_of_the_steps_pixels(start, total, min_size, fractio
 
 
 def test_training_sees_small_views_first_and_full_views_last(monkeypatch, tiny_splits):
-    from byolbench.byol import model as byol_model
-
-    seen = []
-    original = byol_model.BYOL.forward
-
-    def recording(self, view1, view2):
-        seen.append(view1.shape[-1])
-        return original(self, view1, view2)
-
-    monkeypatch.setattr(byol_model.BYOL, "forward", recording)
+    seen = record_view_sizes(monkeypatch)
     config = tiny_config(
         **{
             "train.epochs": 2,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from byolbench.config import RunConfig
 
 TINY = {
@@ -21,3 +23,18 @@ TINY = {
 def tiny_config(**overrides: object) -> RunConfig:
     """TINY with dotted overrides (``train__epochs=2`` style keys are not used)."""
     return RunConfig().replace({**TINY, **{k: v for k, v in overrides.items()}})
+
+
+def record_view_sizes(monkeypatch: Any) -> list[int]:
+    """Patches ``BYOL.forward`` to append each step's view side to the returned list."""
+    from byolbench.byol import model as byol_model
+
+    seen: list[int] = []
+    original = byol_model.BYOL.forward
+
+    def recording(self: Any, view1: Any, view2: Any) -> Any:
+        seen.append(view1.shape[-1])
+        return original(self, view1, view2)
+
+    monkeypatch.setattr(byol_model.BYOL, "forward", recording)
+    return seen

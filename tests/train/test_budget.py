@@ -12,7 +12,7 @@ from byolbench.train.accel import make_accelerator
 from byolbench.train.budget import BudgetPlanner, format_duration, parse_duration
 from byolbench.train.optim import planned_warmup_steps, warmup_cosine
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_view_sizes, tiny_config
 
 
 @pytest.mark.parametrize(
@@ -249,16 +249,7 @@ def test_steps_of_equal_cost_plan_as_before_with_a_cost_model():
 
 
 def test_budgeted_run_with_progressive_resizing_trains_to_its_plan(tiny_splits, monkeypatch):
-    from byolbench.byol import model as byol_model
-
-    seen = []
-    original = byol_model.BYOL.forward
-
-    def recording(self, view1, view2):
-        seen.append(view1.shape[-1])
-        return original(self, view1, view2)
-
-    monkeypatch.setattr(byol_model.BYOL, "forward", recording)
+    seen = record_view_sizes(monkeypatch)
     result = _budget_run(
         tiny_splits,
         monkeypatch,
