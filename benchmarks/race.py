@@ -25,6 +25,10 @@ plot of kNN against minutes into ``--out``.
     python benchmarks/race.py --budgets 5m,10m --table-only   # the table of what has run
     python benchmarks/race.py --budgets 10m --contenders byolbench --variant progressive \
         --set augment.progressive_min_size=16               # a recipe lever, raced apart
+
+A variant's rows sit beside the plain ``byolbench`` rows saved earlier for the same budgets
+(those are shown, not trained again). Results are cached per ``--out``: give each machine
+kind its own folder so their rows do not mix.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "backbone": config.model.backbone,
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
-        f"{accelerator.mixed_precision})"
+        f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision})"
         + "".join(f", {key}={value}" for key, value in overrides.items()),
         "steps": result.state.step,
         "pretrain_seconds": seconds,
@@ -305,6 +309,22 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
     figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
 
 
+def raced_rows(contenders: list[str], variant: str | None) -> list[tuple[str, str, bool]]:
+    """(contender, row label, whether to train it) for each row of the table.
+
+    With a variant, byolbench trains as ``byolbench[variant]``; the plain byolbench row of
+    the same budget is shown beside it when it was saved earlier, but not trained again.
+    """
+    rows = []
+    for contender in contenders:
+        if contender == "byolbench" and variant:
+            rows.append((contender, contender, False))
+            rows.append((contender, f"byolbench[{variant}]", True))
+        else:
+            rows.append((contender, contender, True))
+    return rows
+
+
 def main() -> None:
     """Runs (or resumes) the race and writes its table and plot."""
     from byolbench.atomic import write_text
@@ -362,14 +382,12 @@ def main() -> None:
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
     rows = []
     for budget in budgets:
-        for contender in contenders:
+        for contender, label, trains in raced_rows(contenders, args.variant):
             task = {**common, "budget": budget, "contender": contender}
-            label = contender
-            if contender == "byolbench" and args.variant:
+            if label != contender:
                 task["overrides"] = overrides
-                label = f"byolbench[{args.variant}]"
             path = cache / f"{label}-{budget}-s{args.seed}.json"
-            if args.table_only and not path.is_file():
+            if (args.table_only or not trains) and not path.is_file():
                 print(f"{label} for {budget}: not run yet, left out", flush=True)
                 continue
             print(f"{label} for {budget} ...", flush=True)

@@ -45,3 +45,13 @@ def test_bad_levers_stop_before_any_training(argv, message, tmp_path):
     )
     assert done.returncode == 2 and message in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_a_variant_trains_its_own_row_and_shows_the_saved_plain_one_beside_it():
+    rows = race.raced_rows(["byolbench", "lightly-docs"], "progressive")
+    assert rows == [
+        ("byolbench", "byolbench", False),
+        ("byolbench", "byolbench[progressive]", True),
+        ("lightly-docs", "lightly-docs", True),
+    ]
+    assert race.raced_rows(["byolbench"], None) == [("byolbench", "byolbench", True)]
