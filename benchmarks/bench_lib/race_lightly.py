@@ -133,7 +133,7 @@ def train_lightly(
             optimizer.step()
             optimizer.zero_grad()
             step += 1
-            planned = planner.after_step(step) if total is None else None
+            planned = planner.after_step(step)
             if planned is not None:
                 total = max(planned, step)
             if total is not None and step >= total:

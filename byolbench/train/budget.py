@@ -16,6 +16,12 @@ With progressive resizing the steps grow dearer as the views grow: the planner t
 steps in full-size steps (``run_cost``), and plans again after every window (of at most a
 twentieth of the plan) until one window ran entirely at full size, so the last plan is timed
 on the steps that end the run.
+
+Steps can still slow down after the last plan (end-of-epoch checkpoints, another process
+arriving on the cores). So the rest of the run is checked ``GUARD_CHECKS`` times, at fixed
+steps: when the steps since the last plan predict an end more than ``GUARD_TOLERANCE`` of the
+budget away from it, the remaining steps are planned again from them (the schedules then
+follow the new total).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ MIN_MEASURE_STEPS = 5
 MEASURE_FRACTION = 0.03
 REPLANS = 3  # after timing windows 2x, 4x and 8x as long as the first one
 REPLAN_WITHIN = 0.25  # only while the step is in the first quarter of the plan
+GUARD_CHECKS = 10  # checks of the predicted end over the rest of the run
+GUARD_TOLERANCE = 0.015  # re-plan when the predicted end misses the budget by more
 
 
 def now() -> float:
@@ -133,7 +141,11 @@ class BudgetPlanner:
         self._windows: list[tuple[int, float, float]] = []  # (steps, full-size steps, seconds)
         self._plans = 0
         self.seconds_per_step = math.nan  # per full-size step
-        self.finished = False  # no more plans will come
+        self.finished = False  # planning is over; only the guard checks remain
+        self._total = 0  # the plan the run follows
+        self._guard_every = 0  # steps between guard checks (fixed when planning ends)
+        self._guard_from = (0, 0.0, 0.0)  # (step, clock, full-size steps) of the last plan
+        self._guard_cost = 0.0  # full-size steps since planning ended
 
     def elapsed(self) -> float:
         """Budget used so far (earlier sessions included)."""
@@ -157,7 +169,9 @@ class BudgetPlanner:
             self._measure_start = current
             self._measure_first = self._session_steps
             return None
-        if self._measure_start is None or self.finished:
+        if self.finished:
+            return self._guard(step, cost, current)
+        if self._measure_start is None:
             return None
         self._window_cost += cost
         measured = self._session_steps - self._measure_first
@@ -207,15 +221,44 @@ class BudgetPlanner:
             low, high = (middle, high) if fits(middle) else (low, middle)
         return step + low
 
+    def _guard(self, step: int, cost: float, current: float) -> int | None:
+        """At a guard check: the total the steps since the last plan predict (the same total
+        when the predicted end is within ``GUARD_TOLERANCE`` of the budget), else ``None``."""
+        start_step, start_time, start_cost = self._guard_from
+        self._guard_cost += cost
+        if step >= self._total or (step - start_step) % self._guard_every:
+            return None
+        per_full_step = (current - start_time) / max(self._guard_cost - start_cost, 1e-9)
+        remaining = self._remaining_cost(step, self._total) * per_full_step
+        seconds_left = self.budget - self.elapsed()
+        if abs(remaining - seconds_left) <= GUARD_TOLERANCE * self.budget:
+            return self._total
+        self.seconds_per_step = per_full_step
+        return self._fit(step, seconds_left, 0.0, per_full_step)
+
+    def _remaining_cost(self, step: int, total: int) -> float:
+        """Full-size steps of a plan's steps ``step`` .. ``total - 1``."""
+        return float(total - step) if self.run_cost is None else self.run_cost(step, total)
+
     def accept(self, step: int, total: int) -> None:
         """Records the plan the run follows (with several processes: the one they agreed on).
 
         Steps of equal cost: planning ends when the next window would reach past the first
         quarter of the plan. Steps of growing cost: windows of at most a twentieth of the plan
-        go on until one ran at full size, or no window fits before the end.
+        go on until one ran at full size, or no window fits before the end. Then the guard
+        checks start, from the steps after this plan.
         """
+        changed, self._total = total != self._total, total
+        if self.finished:  # a guard check: a new plan is timed on the steps after it
+            if changed:
+                self._guard_from = (step, self.clock(), self._guard_cost)
+            return
         if self.run_cost is None:
             self.finished = self._plans > REPLANS or step + self._window > REPLAN_WITHIN * total
-            return
-        self._window = min(self._window, max(self._first_window, total // 20))
-        self.finished = self._full_size_window or step + self._window > total
+        else:
+            self._window = min(self._window, max(self._first_window, total // 20))
+            self.finished = self._full_size_window or step + self._window > total
+        if self.finished:
+            self._guard_every = max(self._first_window, (total - step) // GUARD_CHECKS, 1)
+            self._guard_cost = 0.0
+            self._guard_from = (step, self.clock(), 0.0)

@@ -386,7 +386,6 @@ class Trainer:
                             total_steps = self._plan(planned, state, planner)
                             warmup_steps = budget_warmup(total_steps)
                             stop_at = limit(total_steps)
-                            planner = None if planner.finished else planner
                         set_lr(
                             optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
                         )
@@ -483,8 +482,11 @@ class Trainer:
                 torch.tensor([planned], device=self.accelerator.device)
             )
             planned = int(counts.min().item())
-        state.planned_steps = max(planned, state.step)
-        planner.accept(state.step, state.planned_steps)
+        planned, before = max(planned, state.step), state.planned_steps
+        state.planned_steps = planned
+        planner.accept(state.step, planned)
+        if planned == before:  # e.g. a guard check that kept the plan
+            return planned
         logger.info(
             "time budget %s: %.3f s per full-size step, %d optimizer steps planned",
             self.config.train.time_budget,

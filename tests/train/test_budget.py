@@ -2,6 +2,7 @@
 
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -96,8 +97,9 @@ def test_planner_stops_planning_past_the_first_quarter():
         planned = planner.after_step(step)
         if planned is not None:
             plans.append(planned)
-    # 40 steps fit; a second window (10 more steps) would end past step 10 = 40 / 4
-    assert plans == [40] and planner.finished
+    # 40 steps fit; a second window (10 more steps) would end past step 10 = 40 / 4, so
+    # planning ends at once, and the guard's checks on the steady clock keep the plan
+    assert set(plans) == {40} and planner.finished
 
 
 def test_planner_counts_budget_spent_by_earlier_sessions():
@@ -113,7 +115,49 @@ def test_planner_counts_budget_spent_by_earlier_sessions():
     assert planned == step + 7
 
 
-def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None, **overrides):
+def _run_equal_steps(budget_s: float, dt_at: Callable[[int, bool], float]):
+    """Steps of ``dt_at(step, planning_over)`` seconds until the plan's end: the seconds spent
+    and the plans as (step, total)."""
+    clock = FakeClock(0.0)
+    planner = BudgetPlanner(budget_s, clock=clock, warmup_steps=3, measure_steps=10)
+    total, step, plans = 10**9, 0, []
+    while step < total:
+        clock.dt = dt_at(step, planner.finished)
+        clock.tick()
+        step += 1
+        planned = planner.after_step(step)
+        if planned is not None:
+            total = max(planned, step)
+            planner.accept(step, total)
+            plans.append((step, total))
+    return clock.t - 1000.0, plans
+
+
+def test_guard_plans_again_when_steps_slow_down_after_the_plan():
+    # 0.5 s steps while planning, then 20% slower (an end-of-epoch checkpoint, another
+    # process): the plan alone would overrun by about 15%; the guard brings the end back.
+    spent, plans = _run_equal_steps(600.0, lambda step, over: 0.6 if over else 0.5)
+    assert spent == pytest.approx(600.0, rel=0.02)
+    planning_total = plans[0][1]
+    assert plans[-1][1] < 0.9 * planning_total  # fewer steps than first planned
+
+
+def test_guard_keeps_a_plan_that_is_on_time():
+    spent, plans = _run_equal_steps(600.0, lambda step, over: 0.5)
+    assert spent == pytest.approx(600.0, rel=0.01)
+    assert {total for _, total in plans} == {1200}  # the checks return the same plan
+    assert len(plans) > 5  # the guard checked, at fixed steps
+
+
+def test_guard_fills_the_budget_when_steps_speed_up():
+    spent, plans = _run_equal_steps(600.0, lambda step, over: 0.4 if over else 0.5)
+    assert spent == pytest.approx(600.0, rel=0.02)
+    assert plans[-1][1] > plans[0][1]
+
+
+def _budget_run(
+    tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None, slow_from=None, **overrides
+):
     clock = FakeClock(dt)
     monkeypatch.setattr(budget, "now", clock)
     config = tiny_config(
@@ -128,6 +172,8 @@ def _budget_run(tiny_splits, monkeypatch, dt, run_dir=None, stop_at_step=None, *
     )
 
     def on_step(step: int, total: int) -> None:
+        if slow_from is not None and step >= slow_from[0]:
+            clock.dt = slow_from[1]
         clock.tick()
         if stop_at_step is not None and step == stop_at_step:
             raise KeyboardInterrupt
@@ -149,6 +195,18 @@ def test_planned_steps_follow_the_clock_and_schedules_end_there(tiny_splits, mon
     assert last["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine reaches 0 there too
     slower = _budget_run(tiny_splits, monkeypatch, dt=0.5)
     assert 17 <= slower.state.planned_steps <= 21  # half as fast: half the steps
+
+
+def test_steps_that_slow_down_late_end_the_run_at_the_budget(tiny_splits, monkeypatch):
+    # 0.25 s steps until step 16 (past the planning), then 0.4 s: the first plan's 40 steps
+    # would take 13.6 s; the guard's new plan ends near 10 s, and the schedules end there.
+    result = _budget_run(tiny_splits, monkeypatch, dt=0.25, slow_from=(16, 0.4))
+    steps = result.state.planned_steps
+    assert result.state.step == steps == result.total_steps
+    assert 16 * 0.25 + (steps - 16) * 0.4 == pytest.approx(10.0, abs=0.5)
+    last = result.history[-1]
+    assert last["tau"] == pytest.approx(1.0)
+    assert last["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_warmup_keeps_its_share_of_the_run_under_a_budget(tiny_splits, monkeypatch):
