@@ -60,12 +60,19 @@ class AugmentConfig:
         progressive_min_size: Progressive resizing: views start at this side and grow to the
             training size over the first ``progressive_fraction`` of the steps (0: off).
         progressive_fraction: Part of the optimizer steps over which views grow.
+        local_crops: Extra small views per image that only the online network sees, each
+            regressed onto the target projections of both full-size views (multi-crop; 0: off).
+        local_size: Side of the small views (0: half the training size, at least 8 px).
+        local_crop_scale: Area fraction range of the small views' random resized crops.
     """
 
     preset: str = "auto"
     crop_min_scale: float = 0.08
     progressive_min_size: int = 0
     progressive_fraction: float = 0.75
+    local_crops: int = 0
+    local_size: int = 0
+    local_crop_scale: tuple[float, ...] = (0.05, 0.4)
 
 
 @dataclass(frozen=True)

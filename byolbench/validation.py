@@ -197,6 +197,18 @@ def _rules() -> list[Rule]:
             between(0, 1, low_open=True),
             "a number in (0, 1]",
         ),
+        Rule("augment.local_crops", lambda v: 0 <= v <= 16, "an integer from 0 (off) to 16"),
+        Rule(
+            "augment.local_size",
+            lambda v: v == 0 or 8 <= v <= 4096,
+            "0 (half the training size) or a side of at least 8 px",
+        ),
+        Rule(
+            "augment.local_crop_scale",
+            lambda v: len(v) == 2 and 0 < v[0] <= v[1] <= 1,
+            "two area fractions low,high with 0 < low <= high <= 1",
+            "0.05,0.4",
+        ),
     ]
 
 

@@ -4,7 +4,7 @@ It knows nothing of Accelerate: the trainer calls ``model(v1, v2).loss`` and
 ``update_target(tau)``.
 """
 
-from byolbench.byol.loss import regression_loss, symmetric_byol_loss
+from byolbench.byol.loss import multicrop_byol_loss, regression_loss, symmetric_byol_loss
 from byolbench.byol.model import BYOL, ByolOutput
 from byolbench.byol.momentum import ema_update_, tau_schedule
 
@@ -12,6 +12,7 @@ __all__ = [
     "BYOL",
     "ByolOutput",
     "ema_update_",
+    "multicrop_byol_loss",
     "regression_loss",
     "symmetric_byol_loss",
     "tau_schedule",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from byolbench.byol.loss import symmetric_byol_loss
+from byolbench.byol.loss import multicrop_byol_loss, symmetric_byol_loss
 from byolbench.byol.momentum import ema_update_
 from byolbench.models.heads import MLPHead
 
@@ -19,7 +20,8 @@ class ByolOutput:
     """Result of one BYOL forward pass.
 
     Attributes:
-        loss: The symmetric BYOL loss (0 at perfect agreement, at most 8).
+        loss: The symmetric BYOL loss (0 at perfect agreement, at most 8; with small views
+            the mean over all pairs times 2, the same range).
         projection_std: Std over the batch of L2-normalised online projections, averaged over
             dimensions (detached). Healthy runs sit near ``1/sqrt(d)``; collapse sends it to 0.
         features: The ONLINE backbone's features of each view, detached (for the online
@@ -81,11 +83,18 @@ class BYOL(nn.Module):
         """Parameters of the EMA target (backbone and projector)."""
         return [*self.target_backbone.parameters(), *self.target_projector.parameters()]
 
-    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> ByolOutput:
+    def forward(
+        self,
+        view1: torch.Tensor,
+        view2: torch.Tensor,
+        local_views: Sequence[torch.Tensor] = (),
+    ) -> ByolOutput:
         """Computes the BYOL loss for two augmented views of the same images.
 
         Each view goes through each network in its own pass, so BatchNorm statistics are
-        per view as in the reference implementation.
+        per view as in the reference implementation. Small views (``local_views``, multi-crop)
+        go through the online network only, all in one pass, and are regressed onto both
+        target projections (``multicrop_byol_loss``).
         """
         f1 = self.backbone(view1)
         f2 = self.backbone(view2)
@@ -96,7 +105,12 @@ class BYOL(nn.Module):
         with torch.no_grad():
             t1 = self.target_projector(self.target_backbone(view1))
             t2 = self.target_projector(self.target_backbone(view2))
-        loss = symmetric_byol_loss(p1, p2, t1, t2)
+        if local_views:
+            batch = view1.shape[0]
+            local = self.predictor(self.projector(self.backbone(torch.cat(list(local_views)))))
+            loss = multicrop_byol_loss(p1, p2, t1, t2, local.split(batch))
+        else:
+            loss = symmetric_byol_loss(p1, p2, t1, t2)
         with torch.no_grad():
             std = F.normalize(z1.detach().float(), dim=-1).std(dim=0).mean()
         return ByolOutput(loss=loss, projection_std=std, features=(f1.detach(), f2.detach()))

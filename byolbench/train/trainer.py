@@ -24,6 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch import nn
 
+from byolbench.augment.local_crops import local_crops, local_size_for
 from byolbench.augment.presets import create_augmentation
 from byolbench.augment.progressive import resizable, run_cost, view_size
 from byolbench.augment.transforms import EvalTransform
@@ -94,6 +95,15 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     steps_per_epoch: int = 0
     online_probe: OnlineProbe | None = None
+
+
+def channels_last(views: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The views (tensors, or a list of small-view tensors) in channels_last memory format."""
+
+    def convert(view: torch.Tensor) -> torch.Tensor:
+        return view.contiguous(memory_format=torch.channels_last)
+
+    return tuple([convert(v) for v in x] if isinstance(x, list) else convert(x) for x in views)
 
 
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
@@ -263,6 +273,13 @@ class Trainer:
         )
         if cfg.augment.progressive_min_size:
             augment = resizable(augment, cfg.augment.preset)
+        small_views = local_crops(
+            augment,
+            cfg.augment.local_crops,
+            local_size_for(cfg.augment.local_size, image_size),
+            cfg.augment.local_crop_scale,
+            cfg.augment.preset,
+        )
         batches = ShardedBatches(
             len(self.splits.pretrain),
             cfg.train.batch_size,
@@ -354,11 +371,13 @@ class Trainer:
                             )
                             augment.image_size = shown
                         with acc.accumulate(model):
-                            view1, view2 = augment(batch, generator)
+                            views = augment(batch, generator)
+                            if small_views is not None:  # never larger than the full views
+                                side = min(small_views.size, augment.image_size)
+                                views = (*views, small_views(batch, generator, side))
                             if cfg.model.channels_last:
-                                view1 = view1.contiguous(memory_format=torch.channels_last)
-                                view2 = view2.contiguous(memory_format=torch.channels_last)
-                            out = model(view1, view2)
+                                views = channels_last(views)
+                            out = model(*views)
                             hooks.on_batch(out.features, indices, state.step)
                             acc.backward(out.loss)
                             if acc.sync_gradients and cfg.optim.grad_clip > 0:

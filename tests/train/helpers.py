@@ -32,9 +32,9 @@ def record_view_sizes(monkeypatch: Any) -> list[int]:
     seen: list[int] = []
     original = byol_model.BYOL.forward
 
-    def recording(self: Any, view1: Any, view2: Any) -> Any:
+    def recording(self: Any, view1: Any, view2: Any, *small_views: Any) -> Any:
         seen.append(view1.shape[-1])
-        return original(self, view1, view2)
+        return original(self, view1, view2, *small_views)
 
     monkeypatch.setattr(byol_model.BYOL, "forward", recording)
     return seen
