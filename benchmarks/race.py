@@ -37,8 +37,10 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import re
 import sys
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -309,20 +311,31 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
     figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
 
 
-def raced_rows(contenders: list[str], variant: str | None) -> list[tuple[str, str, bool]]:
+def raced_rows(
+    contenders: list[str], variant: str | None, saved: Iterable[str] = ()
+) -> list[tuple[str, str, bool]]:
     """(contender, row label, whether to train it) for each row of the table.
 
     With a variant, byolbench trains as ``byolbench[variant]``; the plain byolbench row of
     the same budget is shown beside it when it was saved earlier, but not trained again.
+    The ``saved`` variants of earlier races are shown too, so the table keeps every lever.
     """
     rows = []
     for contender in contenders:
-        if contender == "byolbench" and variant:
-            rows.append((contender, contender, False))
-            rows.append((contender, f"byolbench[{variant}]", True))
-        else:
+        if contender != "byolbench":
             rows.append((contender, contender, True))
+            continue
+        rows.append((contender, contender, not variant))
+        for name in sorted({*saved, *([variant] if variant else [])}):
+            rows.append((contender, f"byolbench[{name}]", name == variant))
     return rows
+
+
+def saved_variants(cache: Path, budget: str, seed: int) -> list[str]:
+    """Names of the byolbench variants whose results of ``budget`` and ``seed`` are saved."""
+    pattern = re.compile(rf"^byolbench\[(.+)\]-{re.escape(budget)}-s{seed}\.json$")
+    names = [pattern.match(path.name) for path in cache.iterdir()] if cache.is_dir() else []
+    return sorted(match.group(1) for match in names if match)
 
 
 def main() -> None:
@@ -382,7 +395,8 @@ def main() -> None:
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
     rows = []
     for budget in budgets:
-        for contender, label, trains in raced_rows(contenders, args.variant):
+        saved = saved_variants(cache, budget, args.seed)
+        for contender, label, trains in raced_rows(contenders, args.variant, saved):
             task = {**common, "budget": budget, "contender": contender}
             if label != contender:
                 task["overrides"] = overrides

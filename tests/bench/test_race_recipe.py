@@ -55,3 +55,22 @@ def test_a_variant_trains_its_own_row_and_shows_the_saved_plain_one_beside_it():
         ("lightly-docs", "lightly-docs", True),
     ]
     assert race.raced_rows(["byolbench"], None) == [("byolbench", "byolbench", True)]
+
+
+def test_saved_variants_are_shown_beside_the_one_that_trains(tmp_path):
+    for name in ("byolbench[tau]-10m-s0", "byolbench[mc2]-10m-s0", "byolbench[tau]-5m-s0"):
+        (tmp_path / f"{name}.json").write_text("{}")
+    (tmp_path / "byolbench-10m-s0.json").write_text("{}")
+    saved = race.saved_variants(tmp_path, "10m", 0)
+    assert saved == ["mc2", "tau"]
+    assert race.saved_variants(tmp_path / "missing", "10m", 0) == []
+    assert race.raced_rows(["byolbench"], "progressive", saved) == [
+        ("byolbench", "byolbench", False),
+        ("byolbench", "byolbench[mc2]", False),
+        ("byolbench", "byolbench[progressive]", True),
+        ("byolbench", "byolbench[tau]", False),
+    ]
+    assert race.raced_rows(["byolbench"], None, ["tau"]) == [
+        ("byolbench", "byolbench", True),
+        ("byolbench", "byolbench[tau]", False),
+    ]
