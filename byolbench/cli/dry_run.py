@@ -8,6 +8,7 @@ import torch
 from rich.markup import escape
 from torch.utils.flop_counter import FlopCounterMode
 
+from byolbench.augment.local_crops import local_size_for
 from byolbench.bench.matrix import Cell, diff_from_defaults
 from byolbench.bench.preflight import Preflight
 from byolbench.bench.recipes import RECIPES
@@ -18,8 +19,9 @@ from byolbench.errors import ByolbenchError
 from byolbench.train.trainer import build_model
 
 # Per image and step: online forward+backward of two views (3 forwards each) and the target's
-# forward of two views.
+# forward of two views; each small view (multi-crop) adds an online forward+backward.
 FORWARDS_PER_IMAGE = 8
+FORWARDS_PER_SMALL_VIEW = 3
 
 
 def forward_flops(cell: Cell, image_size: int) -> int:
@@ -32,11 +34,22 @@ def forward_flops(cell: Cell, image_size: int) -> int:
     return counter.get_total_flops() // 2
 
 
+def step_flops_per_image(cell: Cell, image_size: int) -> int:
+    """FLOPs one training step spends on one image: both views through both networks, and
+    the small views (``augment.local_crops``) through the online one at their own size."""
+    flops = forward_flops(cell, image_size) * FORWARDS_PER_IMAGE
+    augment = cell.config.augment
+    if augment.local_crops:
+        side = min(local_size_for(augment.local_size, image_size), image_size)
+        flops += forward_flops(cell, side) * FORWARDS_PER_SMALL_VIEW * augment.local_crops
+    return flops
+
+
 def _estimate(cell: Cell) -> tuple[str, str, str]:
     entry = CATALOG.get(split_name(cell.dataset)[0])
     size = cell.config.data.image_size or (entry.image_size if entry else 224)
     try:
-        flops = forward_flops(cell, size) * FORWARDS_PER_IMAGE
+        flops = step_flops_per_image(cell, size)
     except (
         ByolbenchError,
         RuntimeError,
@@ -80,7 +93,8 @@ def show_dry_run(cells: Sequence[Cell], report: Preflight | None = None) -> None
         console.print("   " + escape(recipe_line(cell)), soft_wrap=True)
     console.print(
         "\n[dim]* with one process; compute = 8 backbone forwards per image per step (online "
-        "forward+backward of two views, target forward of two views), multiply-adds x 2[/]"
+        "forward+backward of two views, target forward of two views; 3 more per small view "
+        "at its size), multiply-adds x 2[/]"
     )
     if report is None:
         return

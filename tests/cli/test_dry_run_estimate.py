@@ -1,0 +1,14 @@
+"""The dry run's compute estimate per image and step."""
+
+from byolbench.bench.matrix import Cell
+from byolbench.cli.dry_run import forward_flops, step_flops_per_image
+from tests.train.helpers import tiny_config
+
+
+def test_small_views_add_three_online_forwards_each_at_their_size():
+    plain = Cell(tiny_config())
+    multicrop = Cell(tiny_config(**{"augment.local_crops": 2, "augment.local_size": 8}))
+    full, small = forward_flops(plain, 16), forward_flops(plain, 8)
+    assert 0 < small < full
+    assert step_flops_per_image(plain, 16) == 8 * full
+    assert step_flops_per_image(multicrop, 16) == 8 * full + 2 * 3 * small
