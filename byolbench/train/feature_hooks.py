@@ -64,6 +64,12 @@ class FeatureHooks:
         rankme = RankMeMonitor(config.eval.rankme_samples, every) if every > 0 else None
         return cls(probe, rankme, accelerator, metrics)
 
+    def plan(self, total_steps: int) -> None:
+        """The run's total optimizer steps changed (a time budget's plan): the probe's
+        cosine schedule now ends there too."""
+        if self.probe is not None:
+            self.probe.total_steps = max(1, total_steps)
+
     def on_batch(
         self, features: Sequence[torch.Tensor] | None, indices: torch.Tensor, step: int
     ) -> None:

@@ -326,6 +326,7 @@ class Trainer:
         if state.planned_steps:
             total_steps = state.planned_steps
             warmup_steps = budget_warmup(total_steps)
+            hooks.plan(total_steps)
 
         def limit(total: int) -> int:
             return min(total, cfg.train.max_steps) if cfg.train.max_steps else total
@@ -405,6 +406,7 @@ class Trainer:
                             total_steps = self._plan(planned, state, planner)
                             warmup_steps = budget_warmup(total_steps)
                             stop_at = limit(total_steps)
+                            hooks.plan(total_steps)
                         set_lr(
                             optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
                         )

@@ -247,6 +247,21 @@ def test_resume_keeps_the_planned_steps(tiny_splits, monkeypatch, tmp_path):
     assert math.isclose(result.history[-1]["tau"], 1.0)
 
 
+def test_the_online_probe_follows_the_planned_steps(tiny_splits, monkeypatch, tmp_path):
+    # The nominal run is 1 epoch (8 steps); the budget plans about 40: the probe's cosine
+    # ends at the planned end, also after a resume.
+    probe = {"eval.protocols": "knn,online-linear"}
+    result = _budget_run(tiny_splits, monkeypatch, dt=0.25, **probe)
+    planned = result.state.planned_steps
+    assert 37 <= planned <= 41 and result.online_probe.total_steps == planned
+    assert result.online_probe.lr_at(planned) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(TrainingError):
+        _budget_run(tiny_splits, monkeypatch, dt=0.25, run_dir=tmp_path, stop_at_step=14, **probe)
+    resumed = _budget_run(tiny_splits, monkeypatch, dt=0.25, run_dir=tmp_path, **probe)
+    assert resumed.resumed_from
+    assert resumed.online_probe.total_steps == resumed.state.planned_steps
+
+
 def test_time_budget_is_validated_with_the_config():
     with pytest.raises(ConfigError, match="train.time_budget='soon'"):
         tiny_config(**{"train.time_budget": "soon"}).validate()
