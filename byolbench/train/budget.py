@@ -234,7 +234,9 @@ class BudgetPlanner:
         if abs(remaining - seconds_left) <= GUARD_TOLERANCE * self.budget:
             return self._total
         self.seconds_per_step = per_full_step
-        return self._fit(step, seconds_left, 0.0, per_full_step)
+        planned = self._fit(step, seconds_left, 0.0, per_full_step)
+        self.accept(step, planned)
+        return planned
 
     def _remaining_cost(self, step: int, total: int) -> float:
         """Full-size steps of a plan's steps ``step`` .. ``total - 1``."""

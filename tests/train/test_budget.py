@@ -115,9 +115,12 @@ def test_planner_counts_budget_spent_by_earlier_sessions():
     assert planned == step + 7
 
 
-def _run_equal_steps(budget_s: float, dt_at: Callable[[int, bool], float]):
+def _run_equal_steps(
+    budget_s: float, dt_at: Callable[[int, bool], float], agree: bool = True
+) -> tuple[float, list[tuple[int, int]]]:
     """Steps of ``dt_at(step, planning_over)`` seconds until the plan's end: the seconds spent
-    and the plans as (step, total)."""
+    and the plans as (step, total). ``agree``: the caller accepts each plan again, as the
+    trainer does after the processes agreed on it (a loop of one process need not)."""
     clock = FakeClock(0.0)
     planner = BudgetPlanner(budget_s, clock=clock, warmup_steps=3, measure_steps=10)
     total, step, plans = 10**9, 0, []
@@ -128,18 +131,22 @@ def _run_equal_steps(budget_s: float, dt_at: Callable[[int, bool], float]):
         planned = planner.after_step(step)
         if planned is not None:
             total = max(planned, step)
-            planner.accept(step, total)
+            if agree:
+                planner.accept(step, total)
             plans.append((step, total))
     return clock.t - 1000.0, plans
 
 
-def test_guard_plans_again_when_steps_slow_down_after_the_plan():
+@pytest.mark.parametrize("agree", [True, False])
+def test_guard_plans_again_when_steps_slow_down_after_the_plan(agree):
     # 0.5 s steps while planning, then 20% slower (an end-of-epoch checkpoint, another
     # process): the plan alone would overrun by about 15%; the guard brings the end back.
-    spent, plans = _run_equal_steps(600.0, lambda step, over: 0.6 if over else 0.5)
+    spent, plans = _run_equal_steps(600.0, lambda step, over: 0.6 if over else 0.5, agree)
     assert spent == pytest.approx(600.0, rel=0.02)
     planning_total = plans[0][1]
     assert plans[-1][1] < 0.9 * planning_total  # fewer steps than first planned
+    totals = [total for _, total in plans]
+    assert totals == sorted(totals, reverse=True)  # it does not swing back to the old plan
 
 
 def test_guard_keeps_a_plan_that_is_on_time():
