@@ -222,8 +222,9 @@ class BudgetPlanner:
         return step + low
 
     def _guard(self, step: int, cost: float, current: float) -> int | None:
-        """At a guard check: the total the steps since the last plan predict (the same total
-        when the predicted end is within ``GUARD_TOLERANCE`` of the budget), else ``None``."""
+        """At a guard check, the total that the steps since the last plan predict (the plan
+        as it is when its predicted end is within ``GUARD_TOLERANCE`` of the budget); between
+        checks ``None``."""
         start_step, start_time, start_cost = self._guard_from
         self._guard_cost += cost
         if step >= self._total or (step - start_step) % self._guard_every:
