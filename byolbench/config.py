@@ -392,7 +392,13 @@ def parse_protocols(value: str | Iterable[str], option: str = "--protocols") -> 
 
 # Settings added after results were first published, with the value that means "as before":
 # at that value they are left out of the hashes, so finished runs keep their folders and rows.
-HASHED_ONLY_WHEN_SET: dict[str, Any] = {"model.global_pool": "", "model.patch_drop_rate": 0.0}
+HASHED_ONLY_WHEN_SET: dict[str, Any] = {
+    "model.global_pool": "",
+    "model.patch_drop_rate": 0.0,
+    "augment.local_crops": 0,
+    "augment.local_size": 0,
+    "augment.local_crop_scale": [0.05, 0.4],
+}
 
 
 def _short_hash(flat: Mapping[str, Any]) -> str:
