@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from byolbench.augment import ops
-from byolbench.augment.transforms import TwoViewTransform
+from byolbench.augment.transforms import TwoViewTransform, normalize_inplace
 from byolbench.augment.view import ViewSpec, apply_view, sample_view_params
 from byolbench.errors import ConfigError
 
@@ -56,7 +56,7 @@ class LocalCrops:
         for spec in self.specs:
             params = sample_view_params(spec, n, h, w, generator, images.device)
             view = apply_view(x, params, spec, side)
-            views.append(view.sub_(self.mean.to(view.device)).div_(self.std.to(view.device)))
+            views.append(normalize_inplace(view, self.mean, self.std))
         return views
 
 

@@ -12,7 +12,7 @@ from byolbench.augment import ops
 from byolbench.augment.view import ViewParams, ViewSpec, apply_view, sample_view_params
 
 
-def _normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+def normalize_inplace(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """In place: only for a fresh tensor the transform owns (the output of a view)."""
     return x.sub_(mean.to(x.device)).div_(std.to(x.device))
 
@@ -67,7 +67,8 @@ class TwoViewTransform:
         x = ops.to_float_rgb(images)
         v1 = apply_view(x, params[0], self.view1, self.image_size)
         v2 = apply_view(x, params[1], self.view2, self.image_size)
-        return _normalize(v1, self.mean, self.std), _normalize(v2, self.mean, self.std)
+        mean, std = self.mean, self.std
+        return normalize_inplace(v1, mean, std), normalize_inplace(v2, mean, std)
 
     def __call__(
         self, images: torch.Tensor, generator: torch.Generator
