@@ -35,7 +35,10 @@ pytestmark = pytest.mark.skipif(
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2, 3)
-STEPS = 512 // 16  # max_train_samples // batch_size, one epoch
+# long enough that a preemption seen at step 3 still lands mid-training on a loaded 2-core
+# machine (observing and signalling can take several seconds there)
+TRAIN_SAMPLES = 2048
+STEPS = TRAIN_SAMPLES // 16  # max_train_samples // batch_size, one epoch
 PREEMPT_AT_STEP = 3
 # seed -> how its job is interrupted mid-training
 PREEMPT = {0: "requeue", 1: "usr2"}
@@ -48,7 +51,7 @@ datasets = [{datasets}]
 seeds = [{seeds}]
 
 [defaults]
-data.max_train_samples = 512
+data.max_train_samples = {train_samples}
 data.image_size = 16
 train.epochs = 1
 train.batch_size = 16
@@ -88,6 +91,7 @@ def _write_matrix(path: Path, datasets: list[str], seeds: tuple[int, ...], job_n
             datasets=", ".join(json.dumps(d) for d in datasets),
             seeds=", ".join(str(s) for s in seeds),
             job_name=job_name,
+            train_samples=TRAIN_SAMPLES,
         )
     )
     return path
