@@ -68,6 +68,12 @@ def quick_config(budget: str, seed: int, overrides: dict[str, str] | None = None
     return RunConfig().replace({**settings, **(overrides or {})}, "--set").validate()
 
 
+def _views(config: Any) -> str:
+    """The recipe label's note on progressive resizing."""
+    start = config.augment.progressive_min_size
+    return f", views growing from {start} px" if start else ""
+
+
 def engine_recipe(steps_per_epoch: int) -> Any:
     """Lightly's loop given byolbench's quick recipe."""
     from bench_lib.race_lightly import LightlyRecipe
@@ -133,7 +139,9 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "backbone": config.model.backbone,
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
-        f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision})"
+        f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision}"
+        + _views(config)
+        + ")"
         + "".join(f", {key}={value}" for key, value in overrides.items()),
         "steps": result.state.step,
         "pretrain_seconds": seconds,

@@ -106,6 +106,7 @@ def _rules() -> list[Rule]:
         Rule("optim.lars_eta", above(0), "a finite number > 0"),
         Rule("optim.warmup_epochs", at_least(0), "a finite number >= 0"),
         Rule("optim.grad_clip", at_least(0), "0 (off) or a finite number > 0"),
+        Rule("optim.predictor_lr_scale", above(0), "a finite number > 0 (1.0: one rate)"),
         Rule("byol.tau_base", between(0, 1), "a number in [0, 1]"),
         Rule("train.epochs", at_least(1), integer_ge1),
         Rule("train.batch_size", at_least(2), "an integer >= 2 (BatchNorm needs 2 images)"),

@@ -3,7 +3,8 @@
 Precedence, lowest to highest: ``RunConfig`` defaults, the preset, the backbone family's
 recipe (``byolbench.bench.recipes``: AdamW for vision transformers), the TOML file's
 ``[defaults]``, its ``[datasets.<name>]`` and ``[backbones.<name>]`` tables, command-line
-options (``--epochs`` ...), and ``--set section.key=value``.
+options (``--epochs`` ...), and ``--set section.key=value``. A preset's time budget
+(``quick``) gives way to ``train.epochs`` or ``train.max_steps`` set by the user.
 
 A TOML matrix file looks like::
 
@@ -344,10 +345,10 @@ def expand(spec: MatrixSpec, validate: bool = True) -> list[Cell]:
                 for seed in spec.seeds:
                     try:
                         config = _cell_config(spec, base, dataset, backbone, augmentation, seed)
+                        keys = user_keys(spec, dataset, backbone)
+                        config = _lengths_the_user_set_win(config, spec.preset, keys)
                         family = family_for(spec.recipe, config.model.backbone)
-                        recipe = recipe_overrides(
-                            family, config, user_keys(spec, dataset, backbone)
-                        )
+                        recipe = recipe_overrides(family, config, keys)
                         config = config.replace(recipe, f"the {family} recipe")
                     except ConfigError as exc:
                         problems.append(str(exc))
@@ -358,6 +359,17 @@ def expand(spec: MatrixSpec, validate: bool = True) -> list[Cell]:
     if problems:
         raise ProblemsError(problems)
     return cells
+
+
+RUN_LENGTH_KEYS = ("train.epochs", "train.max_steps")
+
+
+def _lengths_the_user_set_win(config: RunConfig, preset: str, keys: set[str]) -> RunConfig:
+    """A preset's time budget (``quick``) gives way to epochs or steps the user set."""
+    budgeted = "train.time_budget" in preset_overrides(preset)
+    if budgeted and "train.time_budget" not in keys and keys.intersection(RUN_LENGTH_KEYS):
+        return config.replace({"train.time_budget": ""}, f"preset {preset!r}")
+    return config
 
 
 def _cell_config(

@@ -45,7 +45,8 @@ def step_flops_per_image(cell: Cell, image_size: int) -> int:
     return flops
 
 
-def _estimate(cell: Cell) -> tuple[str, str, str]:
+def compute_estimate(cell: Cell) -> tuple[str, str, str]:
+    """(image side, optimizer steps, compute) of one cell, as the dry run prints them."""
     entry = CATALOG.get(split_name(cell.dataset)[0])
     size = cell.config.data.image_size or (entry.image_size if entry else 224)
     try:
@@ -57,16 +58,24 @@ def _estimate(cell: Cell) -> tuple[str, str, str]:
         ValueError,
         AssertionError,  # timm checks many arguments with assert
     ) as exc:
-        return f"{size}", "?", f"? ({type(exc).__name__})"
+        return f"{size}", "? optimizer steps", f"? ({type(exc).__name__})"
     if entry is None:
-        return f"{size}", "?", f"{flops / 1e9:.2f} GFLOP/img"
+        return f"{size}", "? optimizer steps", f"{flops / 1e9:.2f} GFLOP/img"
     images = entry.pretrain_images
     if cell.config.data.max_train_samples:
         images = min(images, cell.config.data.max_train_samples)
     steps_per_epoch = images // max(1, cell.config.train.batch_size)  # invalid: see problems
     steps = steps_per_epoch * cell.config.train.epochs
+    per_image = f"{flops / 1e9:.2f} GFLOP/img"
+    if cell.config.train.time_budget:  # the steps are planned from the measured speed
+        budget = cell.config.train.time_budget
+        return (
+            f"{size}",
+            f"the optimizer steps that fit in {budget} (planned as it runs)",
+            per_image,
+        )
     total = flops * steps * cell.config.train.batch_size
-    return f"{size}", f"{steps:,}", f"{total / 1e15:.2f} PFLOP ({flops / 1e9:.2f} GFLOP/img)"
+    return f"{size}", f"{steps:,} optimizer steps*", f"{total / 1e15:.2f} PFLOP ({per_image})"
 
 
 def recipe_line(cell: Cell) -> str:
@@ -84,10 +93,8 @@ def show_dry_run(cells: Sequence[Cell], report: Preflight | None = None) -> None
     then the notes and problems of the pre-flight checks (``report``)."""
     console.print(f"[bold]{len(cells)} cell(s)[/] (a dry run trains nothing)\n")
     for index, cell in enumerate(cells, start=1):
-        size, steps, compute = _estimate(cell)
-        console.print(
-            f"[bold]{index}. {cell.cell_id}[/]: {size} px, {steps} optimizer steps*, {compute}"
-        )
+        size, steps, compute = compute_estimate(cell)
+        console.print(f"[bold]{index}. {cell.cell_id}[/]: {size} px, {steps}, {compute}")
         diff = diff_from_defaults(cell.config)
         console.print("   " + ", ".join(f"{k}={v}" for k, v in diff.items()), soft_wrap=True)
         console.print("   " + escape(recipe_line(cell)), soft_wrap=True)

@@ -35,6 +35,38 @@ def scaled_lr(config: OptimConfig, global_batch: int) -> float:
     return config.lr * global_batch / 256.0
 
 
+PREDICTOR_PREFIX = "predictor."
+
+
+def param_groups(
+    named_params: Iterable[tuple[str, nn.Parameter]], config: OptimConfig
+) -> list[dict]:
+    """Weight-decay groups; with ``predictor_lr_scale != 1`` the predictor gets its own.
+
+    Each group carries timm's ``lr_scale`` key, which ``set_lr`` applies. With one rate for
+    all there are exactly two groups, so checkpoints of earlier runs still load.
+    """
+    named = [(name, p) for name, p in named_params if p.requires_grad]
+    scale = config.predictor_lr_scale
+    parts = [(named, 1.0)]
+    if scale != 1.0:
+        parts = [
+            ([(n, p) for n, p in named if not n.startswith(PREDICTOR_PREFIX)], 1.0),
+            ([(n, p) for n, p in named if n.startswith(PREDICTOR_PREFIX)], scale),
+        ]
+    groups: list[dict] = []
+    for part, lr_scale in parts:
+        decay, no_decay = split_decay_groups(part)
+        for params, is_weight in ((decay, True), (no_decay, False)):
+            if params or lr_scale == 1.0:
+                group = {"params": params, "lr_scale": lr_scale}
+                group["weight_decay"] = config.weight_decay if is_weight else 0.0
+                if config.name == "lars":  # biases and norm parameters: no trust ratio
+                    group["always_adapt"] = is_weight
+                groups.append(group)
+    return groups
+
+
 def build_optimizer(
     named_params: Iterable[tuple[str, nn.Parameter]], config: OptimConfig, global_batch: int
 ) -> torch.optim.Optimizer:
@@ -45,18 +77,12 @@ def build_optimizer(
         config: Optimizer settings.
         global_batch: Images per optimizer step over all processes.
     """
-    decay, no_decay = split_decay_groups(named_params)
+    groups = param_groups(named_params, config)
     lr = scaled_lr(config, global_batch)
+    for group in groups:
+        group["lr"] = lr * group["lr_scale"]
     if config.name == "lars":
-        groups = [
-            {"params": decay, "weight_decay": config.weight_decay, "always_adapt": True},
-            {"params": no_decay, "weight_decay": 0.0, "always_adapt": False},
-        ]
         return Lars(groups, lr=lr, momentum=config.momentum, trust_coeff=config.lars_eta)
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
     if config.name == "adamw":
@@ -91,6 +117,6 @@ def planned_warmup_steps(warmup_epochs: float, epochs: int, planned_steps: int) 
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Sets every parameter group's learning rate."""
+    """Sets every parameter group's learning rate to ``lr`` times its ``lr_scale``."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)

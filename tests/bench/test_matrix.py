@@ -65,6 +65,27 @@ train.epochs = 70
     assert all(c.config.train.epochs == 5 for c in expand(spec))  # CLI beats the file
 
 
+@pytest.mark.parametrize(
+    ("given", "budget", "epochs"),
+    [
+        ({}, "8m", 4),  # the quick preset: ten minutes on any machine
+        ({"cli": {"train.epochs": 2}}, "", 2),  # --epochs: that many epochs, no budget
+        ({"sets": {"train.max_steps": "3"}}, "", 4),
+        ({"cli": {"train.epochs": 2, "train.time_budget": "2m"}}, "2m", 2),
+        ({"defaults": {"train": {"epochs": 9}}}, "", 9),  # a matrix file's epochs too
+    ],
+)
+def test_epochs_or_steps_the_user_sets_replace_the_quick_presets_budget(given, budget, epochs):
+    (cell,) = expand(MatrixSpec(["resnet10t"], ["cifar10-mini"], preset="quick", **given))
+    assert (cell.config.train.time_budget, cell.config.train.epochs) == (budget, epochs)
+    assert cell.config.augment.progressive_min_size == 16
+
+
+def test_a_preset_without_a_budget_keeps_none():
+    spec = MatrixSpec(["resnet18"], ["cifar10"], preset="standard", cli={"train.epochs": 3})
+    assert expand(spec)[0].config.train.time_budget == ""
+
+
 def test_config_hash_changes_with_results_not_with_paths():
     base = RunConfig()
     assert (

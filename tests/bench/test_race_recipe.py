@@ -18,12 +18,12 @@ def test_the_race_runs_the_quick_preset_to_the_budget():
     config = race.quick_config("10m", 3)
     assert config.train.time_budget == "10m" and config.train.seed == 3
     assert config.model.backbone == "resnet10t"
-    assert config.augment.progressive_min_size == 0
+    assert config.augment.progressive_min_size == 16  # the preset's progressive resizing
 
 
 def test_set_overrides_change_the_raced_recipe():
-    config = race.quick_config("10m", 0, {"augment.progressive_min_size": "16"})
-    assert config.augment.progressive_min_size == 16
+    config = race.quick_config("10m", 0, {"augment.progressive_min_size": "0"})
+    assert config.augment.progressive_min_size == 0
     with pytest.raises(ConfigError, match="augment.progressive_fraction"):
         race.quick_config("10m", 0, {"augment.progressive_fraction": "2"})
 

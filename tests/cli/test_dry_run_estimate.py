@@ -1,7 +1,7 @@
 """The dry run's compute estimate per image and step."""
 
 from byolbench.bench.matrix import Cell
-from byolbench.cli.dry_run import forward_flops, step_flops_per_image
+from byolbench.cli.dry_run import compute_estimate, forward_flops, step_flops_per_image
 from tests.train.helpers import tiny_config
 
 
@@ -12,3 +12,12 @@ def test_small_views_add_three_online_forwards_each_at_their_size():
     assert 0 < small < full
     assert step_flops_per_image(plain, 16) == 8 * full
     assert step_flops_per_image(multicrop, 16) == 8 * full + 2 * 3 * small
+
+
+def test_a_time_budget_shows_no_step_count_it_cannot_know():
+    budgeted = Cell(tiny_config(**{"train.time_budget": "8m"}))
+    size, steps, compute = compute_estimate(budgeted)
+    assert steps == "the optimizer steps that fit in 8m (planned as it runs)"
+    assert compute.endswith("GFLOP/img") and "PFLOP" not in compute
+    size, steps, compute = compute_estimate(Cell(tiny_config()))
+    assert steps.endswith(" optimizer steps*") and "PFLOP" in compute

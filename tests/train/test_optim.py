@@ -5,7 +5,13 @@ import torch
 from torch import nn
 
 from byolbench.config import OptimConfig
-from byolbench.train.optim import build_optimizer, scaled_lr, split_decay_groups, warmup_cosine
+from byolbench.train.optim import (
+    build_optimizer,
+    scaled_lr,
+    set_lr,
+    split_decay_groups,
+    warmup_cosine,
+)
 
 
 def _model() -> nn.Module:
@@ -69,3 +75,32 @@ def test_linear_scaling_and_warmup_cosine():
     assert warmup_cosine(55, 100, 10, peak) == pytest.approx(0.5)
     assert warmup_cosine(100, 100, 10, peak) == pytest.approx(0.0, abs=1e-12)
     assert math.isclose(warmup_cosine(0, 100, 0, peak), 1.0)
+
+
+class _WithPredictor(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Linear(4, 3)
+        self.predictor = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+
+
+@pytest.mark.parametrize("name", ["lars", "sgd", "adamw"])
+def test_the_predictor_learns_at_its_own_scaled_rate(name):
+    config = OptimConfig(name=name, lr=0.4, weight_decay=0.1, predictor_lr_scale=10.0)
+    model = _WithPredictor()
+    optimizer = build_optimizer(model.named_parameters(), config, global_batch=256)
+    set_lr(optimizer, 0.25)  # a point on the schedule: every group follows it, times its scale
+    rates = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    decays = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
+    for pname, param in model.named_parameters():
+        expected = 2.5 if pname.startswith("predictor.") else 0.25
+        assert rates[id(param)] == pytest.approx(expected), pname
+        assert decays[id(param)] == (0.1 if param.ndim > 1 else 0.0), pname
+    assert len(rates) == len(list(model.parameters()))
+
+
+def test_one_rate_for_all_keeps_the_two_groups_of_earlier_checkpoints():
+    optimizer = build_optimizer(_WithPredictor().named_parameters(), OptimConfig(), 256)
+    assert [g["lr_scale"] for g in optimizer.param_groups] == [1.0, 1.0]
+    set_lr(optimizer, 0.3)
+    assert all(g["lr"] == pytest.approx(0.3) for g in optimizer.param_groups)
