@@ -104,7 +104,8 @@ def _text(series: pd.Series) -> pd.Series:
 
 def normalise_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Fills what rows of older files lack: ``eval_dataset`` = ``dataset``, ``source`` =
-    ``run``, ``variant`` empty, and ``config_group`` = ``config_hash`` (so rows whose
+    ``run``, ``variant`` empty (``k=K`` for a kNN row whose details name its one k, so it sits
+    beside newer runs' ``k=K`` rows), and ``config_group`` = ``config_hash`` (so rows whose
     configuration without the seed is unknown are never merged with others)."""
     rows = rows.copy()
     for column in OPTIONAL_COLUMNS:
@@ -112,12 +113,30 @@ def normalise_rows(rows: pd.DataFrame) -> pd.DataFrame:
             rows[column] = pd.NA
     for column in ("dataset", "eval_dataset", "source", "config_group", "config_hash", "variant"):
         rows[column] = _text(rows[column])
+    legacy_knn = (rows["protocol"] == "knn") & (rows["variant"] == "")
+    rows.loc[legacy_knn, "variant"] = rows.loc[legacy_knn, "protocol_details"].map(_knn_variant)
     rows["eval_dataset"] = rows["eval_dataset"].mask(rows["eval_dataset"] == "", rows["dataset"])
     rows["source"] = rows["source"].mask(rows["source"] == "", "run")
     legacy = rows["config_group"] == ""
     rows.loc[legacy, "config_group"] = "hash:" + rows.loc[legacy, "config_hash"]
     rows["settings"] = _text(rows["settings"])
     return rows
+
+
+def _details(details: object) -> dict:
+    """A row's ``protocol_details`` (JSON text or a dict) as a dict; {} when unreadable."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return {}
+    return details if isinstance(details, dict) else {}
+
+
+def _knn_variant(details: object) -> str:
+    """``k=200`` from a kNN row's ``protocol_details``; "" when they name no k."""
+    k = _details(details).get("k")
+    return f"k={k}" if isinstance(k, int) else ""
 
 
 def latest_per_cell(rows: pd.DataFrame) -> pd.DataFrame:
@@ -422,14 +441,9 @@ def comparison_table(
 
 
 def _is_headline(details: object) -> bool:
-    """Whether a row's ``protocol_details`` (JSON text or a dict) mark its kNN k as the
-    run's headline ``eval.knn_k``."""
-    if isinstance(details, str):
-        try:
-            details = json.loads(details)
-        except ValueError:
-            return False
-    return isinstance(details, dict) and details.get("headline") is True
+    """Whether a row's ``protocol_details`` mark its kNN k as the run's headline
+    ``eval.knn_k``."""
+    return _details(details).get("headline") is True
 
 
 def headline_variants(records: pd.DataFrame) -> pd.DataFrame:

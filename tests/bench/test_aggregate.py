@@ -148,3 +148,25 @@ def test_missing_columns_is_a_one_line_error():
 def test_empty_rows_give_empty_summary():
     summary = aggregate(pd.DataFrame(columns=["dataset", "top1"]))
     assert summary.empty and "top1_mean" in summary.columns
+
+
+def test_a_kNN_row_written_before_k_variants_sits_beside_newer_k200_rows(tmp_path):
+    header = HEADER.strip() + ",variant,protocol_details\n"
+    legacy = '"{""k"": 200, ""temperature"": 0.1}"'
+    k200 = '"{""k"": 200, ""headline"": true}"'
+    k10 = '"{""k"": 10}"'
+    (tmp_path / "runs.csv").write_text(
+        header
+        + f"""\
+2025-01-01T00:00:00+00:00,old,h1,cifar10,resnet18,byol-small,0,byol,knn,38,80,4,600,100,,{legacy}
+2025-01-01T00:00:00+00:00,old,h1,cifar10,resnet18,byol-small,0,random,knn,30,60,4,600,100,,{legacy}
+2025-01-02T00:00:00+00:00,new,h2,cifar10,resnet18,byol-small,0,byol,knn,37,80,1.5,480,90,k=200,{k200}
+2025-01-02T00:00:00+00:00,new,h2,cifar10,resnet18,byol-small,0,byol,knn,36,80,1.5,480,90,k=10,{k10}
+2025-01-02T00:00:00+00:00,new,h2,cifar10,resnet18,byol-small,0,random,knn,31,60,1.5,480,90,k=200,{k200}
+2025-01-02T00:00:00+00:00,new,h2,cifar10,resnet18,byol-small,0,random,knn,29,60,1.5,480,90,k=10,{k10}
+"""
+    )
+    table = comparison_table(aggregate(ResultsStore(tmp_path).read()), "cifar10")
+    shown = table.set_index("epochs")[["kNN BYOL", "kNN random", "kNN gain"]]
+    assert shown.loc[4].tolist() == ["38.00", "30.00", "+8.00"]  # the legacy row, not "-"
+    assert shown.loc[1.5].tolist() == ["37.00", "31.00", "+6.00"]  # the headline k=200
