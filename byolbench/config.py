@@ -126,8 +126,8 @@ class OptimConfig:
         warmup_epochs: Linear warm-up length, then cosine decay to zero.
         grad_clip: Clip the global gradient norm to this value; 0 disables.
         predictor_lr_scale: The predictor's learning rate as a multiple of the rest's (timm's
-            ``lr_scale`` parameter-group key); Tian et al. 2021 (DirectPred) found a faster
-            predictor helps BYOL. 1.0: one rate for all.
+            ``lr_scale`` parameter-group key; a faster predictor is one of the levers Tian et
+            al. 2021 study for BYOL). 1.0: one rate for all.
     """
 
     name: str = "lars"
