@@ -8,7 +8,7 @@ random initialisation:
 * ``byolbench``: ``byolbench run``'s quick recipe through byolbench's own trainer
   (``train.time_budget``: schedules fitted to the budget; checkpoints at epoch ends);
 * ``lightly-engine``: Lightly's documented loop (its heads, loss, momentum update, PIL
-  transforms in a DataLoader worker) given byolbench's recipe (backbone, batch, bf16,
+  transforms in a DataLoader worker) given byolbench's recipe (backbone, batch, precision,
   optimizer and schedule, tau, crops) and the same budget planning: the gap to ``byolbench``
   is what the engine buys;
 * ``lightly-docs``: the loop exactly as Lightly's docs show it (ResNet-18 with the CIFAR stem,
@@ -75,10 +75,14 @@ def _views(config: Any) -> str:
 
 
 def engine_recipe(steps_per_epoch: int) -> Any:
-    """Lightly's loop given byolbench's quick recipe."""
+    """Lightly's loop given byolbench's quick recipe, in the precision byolbench's trainer
+    resolves on this machine (bf16 only where the CPU computes it natively)."""
     from bench_lib.race_lightly import LightlyRecipe
 
+    from byolbench.train.precision import resolve_mixed_precision
+
     config = quick_config("1m", 0)
+    precision = resolve_mixed_precision(config.train.mixed_precision, "cpu")
     return LightlyRecipe(
         backbone=config.model.backbone,
         batch_size=config.train.batch_size,
@@ -87,7 +91,7 @@ def engine_recipe(steps_per_epoch: int) -> Any:
         weight_decay=config.optim.weight_decay,
         warmup_steps=int(round(config.optim.warmup_epochs * steps_per_epoch)),
         tau_base=config.byol.tau_base,
-        bf16=True,
+        bf16=precision == "bf16",
         crop_min_scale=config.augment.crop_min_scale,
         projector_hidden_dim=config.model.projector_hidden_dim,
         projector_dim=config.model.projector_dim,

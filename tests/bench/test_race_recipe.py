@@ -74,3 +74,11 @@ def test_saved_variants_are_shown_beside_the_one_that_trains(tmp_path):
         ("byolbench", "byolbench", True),
         ("byolbench", "byolbench[tau]", False),
     ]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_lightlys_loop_gets_bf16_only_where_the_cpu_computes_it(native, monkeypatch):
+    from byolbench.train import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: native)
+    assert race.engine_recipe(steps_per_epoch=100).bf16 is native
