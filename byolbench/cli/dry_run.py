@@ -59,14 +59,9 @@ def compute_estimate(cell: Cell) -> tuple[str, str, str]:
         AssertionError,  # timm checks many arguments with assert
     ) as exc:
         return f"{size}", "? optimizer steps", f"? ({type(exc).__name__})"
-    if entry is None:
-        return f"{size}", "? optimizer steps", f"{flops / 1e9:.2f} GFLOP/img"
-    images = entry.pretrain_images
-    if cell.config.data.max_train_samples:
-        images = min(images, cell.config.data.max_train_samples)
-    steps_per_epoch = images // max(1, cell.config.train.batch_size)  # invalid: see problems
-    steps = steps_per_epoch * cell.config.train.epochs
     per_image = f"{flops / 1e9:.2f} GFLOP/img"
+    if entry is None:
+        return f"{size}", "? optimizer steps", per_image
     if cell.config.train.time_budget:  # the steps are planned from the measured speed
         budget = cell.config.train.time_budget
         return (
@@ -74,6 +69,11 @@ def compute_estimate(cell: Cell) -> tuple[str, str, str]:
             f"the optimizer steps that fit in {budget} (planned as it runs)",
             per_image,
         )
+    images = entry.pretrain_images
+    if cell.config.data.max_train_samples:
+        images = min(images, cell.config.data.max_train_samples)
+    steps_per_epoch = images // max(1, cell.config.train.batch_size)  # invalid: see problems
+    steps = steps_per_epoch * cell.config.train.epochs
     total = flops * steps * cell.config.train.batch_size
     return f"{size}", f"{steps:,} optimizer steps*", f"{total / 1e15:.2f} PFLOP ({per_image})"
 
