@@ -22,13 +22,14 @@ plot of kNN against minutes into ``--out``.
     pip install -e ".[bench]"
     python benchmarks/race.py --dataset cifar10-mini --budgets 5m,10m,20m
     python benchmarks/race.py --dataset cifar10 --data-dir ~/.cache/byolbench-dev --budgets 10m,30m
-    python benchmarks/race.py --budgets 5m,10m --table-only   # the table of what has run
+    python benchmarks/race.py --table-only                   # the table of what has run
     python benchmarks/race.py --budgets 10m --contenders byolbench --variant progressive \
         --set augment.progressive_min_size=16               # a recipe lever, raced apart
 
-A variant's rows sit beside the plain ``byolbench`` rows saved earlier for the same budgets
-(those are shown, not trained again). Results are cached per ``--out``: give each machine
-kind its own folder so their rows do not mix.
+The table and plot show every result saved in ``--out`` for the dataset and seed, whichever
+contenders and variants this invocation trains, so racing one more lever keeps the earlier rows.
+Results are cached per ``--out``: give each machine kind its own folder so their rows do not
+mix.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -323,31 +323,59 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
     figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
 
 
-def raced_rows(
-    contenders: list[str], variant: str | None, saved: Iterable[str] = ()
-) -> list[tuple[str, str, bool]]:
-    """(contender, row label, whether to train it) for each row of the table.
+def raced_rows(contenders: list[str], variant: str | None) -> list[tuple[str, str]]:
+    """(contender, row label) of each run this race trains.
 
-    With a variant, byolbench trains as ``byolbench[variant]``; the plain byolbench row of
-    the same budget is shown beside it when it was saved earlier, but not trained again.
-    The ``saved`` variants of earlier races are shown too, so the table keeps every lever.
+    With a variant, byolbench trains only as ``byolbench[variant]``; the plain byolbench rows
+    and earlier variants saved in the same folder stay in the table without training again.
     """
     rows = []
     for contender in contenders:
-        if contender != "byolbench":
-            rows.append((contender, contender, True))
-            continue
-        rows.append((contender, contender, not variant))
-        for name in sorted({*saved, *([variant] if variant else [])}):
-            rows.append((contender, f"byolbench[{name}]", name == variant))
+        if contender == "byolbench" and variant:
+            rows.append((contender, f"byolbench[{variant}]"))
+        else:
+            rows.append((contender, contender))
     return rows
 
 
-def saved_variants(cache: Path, budget: str, seed: int) -> list[str]:
-    """Names of the byolbench variants whose results of ``budget`` and ``seed`` are saved."""
-    pattern = re.compile(rf"^byolbench\[(.+)\]-{re.escape(budget)}-s{seed}\.json$")
-    names = [pattern.match(path.name) for path in cache.iterdir()] if cache.is_dir() else []
-    return sorted(match.group(1) for match in names if match)
+def table_rows(cache: Path, seed: int) -> list[dict[str, Any]]:
+    """Every result of ``seed`` saved in ``cache``, beside its net's random-init kNN.
+
+    The table is cumulative: a race that trains one contender or one variant keeps the rows of
+    the earlier races on the same machine kind. Rows are ordered by contender (byolbench,
+    then its variants by name, then Lightly's loops), then by budget; a result whose
+    random-init number is not saved yet is left out.
+    """
+    from byolbench.train.budget import parse_duration
+
+    pattern = re.compile(rf"^(?P<label>.+)-(?P<budget>[^-]+)-s{seed}\.json$")
+    rows = []
+    for path in sorted(cache.glob(f"*-s{seed}.json")) if cache.is_dir() else []:
+        match = pattern.match(path.name)
+        if match is None or path.name.startswith("random-"):
+            continue
+        result = json.loads(path.read_text())
+        random_path = cache / f"random-{result['backbone']}-s{seed}.json"
+        if not random_path.is_file():
+            continue
+        random_top1 = json.loads(random_path.read_text())["knn_top1"]
+        rows.append(
+            {
+                "contender": match["label"],
+                "budget": match["budget"],
+                "budget_seconds": parse_duration(match["budget"]),
+                **result,
+                "random_top1": random_top1,
+                "gain": result["knn_top1"] - random_top1,
+            }
+        )
+
+    def order(row: dict[str, Any]) -> tuple[int, str, float]:
+        base = row["contender"].split("[", 1)[0]
+        rank = CONTENDERS.index(base) if base in CONTENDERS else len(CONTENDERS)
+        return rank, row["contender"], row["budget_seconds"]
+
+    return sorted(rows, key=order)
 
 
 def main() -> None:
@@ -381,8 +409,7 @@ def main() -> None:
     parser.add_argument(
         "--table-only",
         action="store_true",
-        help="rebuild the table from the saved results of these budgets and contenders; "
-        "train nothing (missing ones are left out)",
+        help="rebuild the table from the saved results; train nothing",
     )
     args = parser.parse_args()
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
@@ -405,35 +432,23 @@ def main() -> None:
     common = {"dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
     env = _environment()
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
-    rows = []
-    for budget in budgets:
-        saved = saved_variants(cache, budget, args.seed)
-        for contender, label, trains in raced_rows(contenders, args.variant, saved):
+    for budget in [] if args.table_only else budgets:
+        for contender, label in raced_rows(contenders, args.variant):
             task = {**common, "budget": budget, "contender": contender}
             if label != contender:
                 task["overrides"] = overrides
-            path = cache / f"{label}-{budget}-s{args.seed}.json"
-            if (args.table_only or not trains) and not path.is_file():
-                print(f"{label} for {budget}: not run yet, left out", flush=True)
-                continue
             print(f"{label} for {budget} ...", flush=True)
+            path = cache / f"{label}-{budget}-s{args.seed}.json"
             result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
-            random = _cached(
+            _cached(
                 cache / f"random-{result['backbone']}-s{args.seed}.json",
                 lambda b=result["backbone"]: run_isolated(
                     _random_worker, {**common, "backbone": b}
                 ),
             )
-            row = {
-                "contender": label,
-                "budget": budget,
-                "budget_seconds": parse_duration(budget),
-                **result,
-                "random_top1": random["knn_top1"],
-                "gain": result["knn_top1"] - random["knn_top1"],
-            }
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    rows = table_rows(cache, args.seed)
+    for row in rows:
+        print(json.dumps(row), flush=True)
     splits = _splits(common)
     sizes = (
         f"{len(splits.pretrain)} pretraining / {len(splits.train)} bank / {len(splits.test)} "

@@ -1,5 +1,6 @@
 """benchmarks/race.py: the byolbench recipe it races, with and without --set levers."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -47,33 +48,39 @@ def test_bad_levers_stop_before_any_training(argv, message, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_a_variant_trains_its_own_row_and_shows_the_saved_plain_one_beside_it():
+def test_a_variant_trains_only_its_own_byolbench_row():
     rows = race.raced_rows(["byolbench", "lightly-docs"], "progressive")
     assert rows == [
-        ("byolbench", "byolbench", False),
-        ("byolbench", "byolbench[progressive]", True),
-        ("lightly-docs", "lightly-docs", True),
+        ("byolbench", "byolbench[progressive]"),
+        ("lightly-docs", "lightly-docs"),
     ]
-    assert race.raced_rows(["byolbench"], None) == [("byolbench", "byolbench", True)]
+    assert race.raced_rows(["byolbench"], None) == [("byolbench", "byolbench")]
 
 
-def test_saved_variants_are_shown_beside_the_one_that_trains(tmp_path):
-    for name in ("byolbench[tau]-10m-s0", "byolbench[mc2]-10m-s0", "byolbench[tau]-5m-s0"):
-        (tmp_path / f"{name}.json").write_text("{}")
-    (tmp_path / "byolbench-10m-s0.json").write_text("{}")
-    saved = race.saved_variants(tmp_path, "10m", 0)
-    assert saved == ["mc2", "tau"]
-    assert race.saved_variants(tmp_path / "missing", "10m", 0) == []
-    assert race.raced_rows(["byolbench"], "progressive", saved) == [
-        ("byolbench", "byolbench", False),
-        ("byolbench", "byolbench[mc2]", False),
-        ("byolbench", "byolbench[progressive]", True),
-        ("byolbench", "byolbench[tau]", False),
+def _save(folder, name, backbone, top1):
+    (folder / f"{name}.json").write_text(json.dumps({"backbone": backbone, "knn_top1": top1}))
+
+
+def test_the_table_keeps_every_saved_result_whichever_contender_ran_last(tmp_path):
+    _save(tmp_path, "lightly-engine-10m-s0", "resnet10t", 36.0)
+    _save(tmp_path, "byolbench[prog-b32]-10m-s0", "resnet10t", 37.5)
+    _save(tmp_path, "byolbench-30m-s0", "resnet10t", 42.0)
+    _save(tmp_path, "byolbench-10m-s0", "resnet10t", 36.5)
+    _save(tmp_path, "lightly-docs-10m-s0", "resnet18", 33.0)
+    _save(tmp_path, "byolbench-10m-s1", "resnet10t", 99.0)
+    _save(tmp_path, "random-resnet10t-s0", "resnet10t", 30.0)
+    rows = race.table_rows(tmp_path, 0)
+    assert [(r["contender"], r["budget"]) for r in rows] == [
+        ("byolbench", "10m"),
+        ("byolbench", "30m"),
+        ("byolbench[prog-b32]", "10m"),
+        ("lightly-engine", "10m"),
     ]
-    assert race.raced_rows(["byolbench"], None, ["tau"]) == [
-        ("byolbench", "byolbench", True),
-        ("byolbench", "byolbench[tau]", False),
-    ]
+    assert rows[0]["budget_seconds"] == 600 and rows[1]["gain"] == pytest.approx(12.0)
+    _save(tmp_path, "random-resnet18-s0", "resnet18", 31.0)
+    rows = race.table_rows(tmp_path, 0)
+    assert rows[-1]["contender"] == "lightly-docs" and rows[-1]["gain"] == pytest.approx(2.0)
+    assert race.table_rows(tmp_path / "missing", 0) == []
 
 
 @pytest.mark.parametrize("native", [True, False])
