@@ -50,3 +50,32 @@ def interruptible(doing: str, kept: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise TrainingInterrupted(f"stopped while {doing}; {kept}; {RESUME_HINT}") from None
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[list[int]]:
+    """Within the block a first Ctrl-C or SIGTERM is noted in the yielded list, not raised.
+
+    For short steps that must happen together or not at all (claiming a cell and opening its
+    session): the caller raises ``KeyboardInterrupt`` after the block when the list is not
+    empty. A second signal inside the block raises at once, so a hung step can still be left.
+    Outside the main thread signals are left alone.
+    """
+    arrived: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        del frame
+        if arrived:
+            raise KeyboardInterrupt
+        arrived.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield arrived
+        return
+    try:
+        yield arrived
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -49,7 +49,7 @@ from byolbench.bench.cell_eval import (
     with_statistics,
 )
 from byolbench.bench.claim import Claim, ClaimHolder, try_claim
-from byolbench.bench.interrupts import interruptible, sigterm_as_interrupt
+from byolbench.bench.interrupts import interruptible, signals_held, sigterm_as_interrupt
 from byolbench.bench.matrix import Cell
 from byolbench.bench.plan import write_plan
 from byolbench.bench.preflight import preflight
@@ -571,9 +571,15 @@ def run_cell(
         finished = finished_rows(store, cell)
         if finished is not None:
             return CellOutcome(cell, "skipped", finished, run_dir=run_dir)
-        claimed = _claim(cell, store, options)
+        with signals_held() as arrived:  # a claimed cell always has its session on record
+            claimed = _claim(cell, store, options)
+            if not isinstance(claimed, ClaimHolder):
+                progress = CellProgress(run_dir, cell.cell_id, enabled=claimed is not None)
+                progress.start()
         if not isinstance(claimed, ClaimHolder):
             break
+        if arrived:
+            raise KeyboardInterrupt
         if not options.wait_for_running:
             message = f"cell {cell.cell_id} is running in {claimed.describe()}"
             logger.warning("%s; skipping it (--wait-for-running waits instead)", message)
@@ -583,9 +589,9 @@ def run_cell(
             waited = True
         with interruptible(f"waiting for cell {cell.cell_id}", "nothing is lost"):
             time.sleep(WAIT_POLL_SECONDS)
-    progress = CellProgress(run_dir, cell.cell_id, enabled=claimed is not None)
     try:
-        progress.start()
+        if arrived:
+            raise KeyboardInterrupt
         outcome = train_and_evaluate(cell, store, options, callbacks, claimed, cache, progress)
     except (TrainingInterrupted, KeyboardInterrupt):
         progress.end("interrupted")

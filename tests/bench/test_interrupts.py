@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from byolbench.bench.interrupts import interruptible, sigterm_as_interrupt
+from byolbench.bench.interrupts import interruptible, signals_held, sigterm_as_interrupt
 from byolbench.bench.progress import read_sessions
 from byolbench.train.trainer import TrainingInterrupted
 
@@ -130,3 +130,16 @@ def test_sigterm_and_ctrl_c_become_an_interrupt_with_the_stage_named(signum):
     assert message.startswith("stopped while evaluating cell c; its weights are kept;")
     assert message.endswith("run the same command again to resume")
     assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_held_signal_is_noted_and_a_second_one_raises(signum):
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with signals_held() as arrived:
+        os.kill(os.getpid(), signum)
+        time.sleep(0.2)  # delivered meanwhile, but not raised
+        assert arrived == [signum]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+    assert {s: signal.getsignal(s) for s in before} == before
