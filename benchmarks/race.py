@@ -51,6 +51,7 @@ sys.path.insert(0, str(HERE))
 CONTENDERS = ("byolbench", "lightly-engine", "lightly-docs")
 KNN_K = 200
 KNN_TEMPERATURE = 0.1
+DEFAULT_STEM = "auto"
 
 
 def _splits(args: dict[str, Any]) -> Any:
@@ -142,6 +143,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     top1, eval_seconds = _knn(result.model.backbone, splits)
     return {
         "backbone": config.model.backbone,
+        "small_image_stem": config.model.small_image_stem,
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
         f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision}"
         + _views(config)
@@ -196,9 +198,31 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
 
     splits = _splits(args)
     torch.manual_seed(args["seed"])
-    backbone = create_backbone(args["backbone"], int(splits.test.images.shape[-1]))
+    stem = args.get("small_image_stem", DEFAULT_STEM)
+    backbone = create_backbone(
+        args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem
+    )
     top1, eval_seconds = _knn(backbone, splits)
-    return {"backbone": args["backbone"], "knn_top1": top1, "eval_seconds": eval_seconds}
+    return {
+        "backbone": args["backbone"],
+        "small_image_stem": stem,
+        "knn_top1": top1,
+        "eval_seconds": eval_seconds,
+    }
+
+
+def random_init_name(result: dict[str, Any], seed: int) -> str:
+    """File name of the random-init kNN of the net ``result`` trained: its backbone and, where
+    a lever changed it, its stem (``model.small_image_stem``), which changes the network."""
+    stem = result.get("small_image_stem", DEFAULT_STEM)
+    net = result["backbone"] if stem == DEFAULT_STEM else f"{result['backbone']}-stem-{stem}"
+    return f"random-{net}-s{seed}.json"
+
+
+def net_label(row: dict[str, Any]) -> str:
+    """The backbone column: the timm name, with the stem where a lever changed it."""
+    stem = row.get("small_image_stem", DEFAULT_STEM)
+    return row["backbone"] if stem == DEFAULT_STEM else f"{row['backbone']} (stem {stem})"
 
 
 WORKERS = {
@@ -281,7 +305,7 @@ def _markdown(rows: list[dict[str, Any]], env: dict[str, str], dataset: str, siz
     ]
     for row in rows:
         lines.append(
-            f"| {row['contender']} | {row['backbone']} | {row['recipe']} | {row['budget']} | "
+            f"| {row['contender']} | {net_label(row)} | {row['recipe']} | {row['budget']} | "
             f"{row['steps']} | {row['pretrain_seconds']:.0f} | {row['images_per_second']:.1f} | "
             f"{row['knn_top1']:.2f} | {row['random_top1']:.2f} | {row['gain']:+.2f} |"
         )
@@ -308,9 +332,9 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
             [r["knn_top1"] for r in mine],
             marker="o",
             color=colour,
-            label=f"{contender} ({mine[0]['backbone']})",
+            label=f"{contender} ({net_label(mine[0])})",
         )
-        randoms.setdefault(mine[0]["backbone"], mine[0]["random_top1"])
+        randoms.setdefault(net_label(mine[0]), mine[0]["random_top1"])
     for index, (backbone, level) in enumerate(randoms.items()):
         axes.axhline(level, color="grey", linestyle=["--", ":"][index % 2], linewidth=1)
         axes.annotate(f"{backbone} at random init", (0, level), fontsize="small", va="bottom")
@@ -355,7 +379,7 @@ def table_rows(cache: Path, seed: int) -> list[dict[str, Any]]:
         if match is None or path.name.startswith("random-"):
             continue
         result = json.loads(path.read_text())
-        random_path = cache / f"random-{result['backbone']}-s{seed}.json"
+        random_path = cache / random_init_name(result, seed)
         if not random_path.is_file():
             continue
         random_top1 = json.loads(random_path.read_text())["knn_top1"]
@@ -440,11 +464,13 @@ def main() -> None:
             print(f"{label} for {budget} ...", flush=True)
             path = cache / f"{label}-{budget}-s{args.seed}.json"
             result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
+            net = {
+                "backbone": result["backbone"],
+                "small_image_stem": result.get("small_image_stem", DEFAULT_STEM),
+            }
             _cached(
-                cache / f"random-{result['backbone']}-s{args.seed}.json",
-                lambda b=result["backbone"]: run_isolated(
-                    _random_worker, {**common, "backbone": b}
-                ),
+                cache / random_init_name(result, args.seed),
+                lambda n=net: run_isolated(_random_worker, {**common, **n}),
             )
     rows = table_rows(cache, args.seed)
     for row in rows:

@@ -83,6 +83,20 @@ def test_the_table_keeps_every_saved_result_whichever_contender_ran_last(tmp_pat
     assert race.table_rows(tmp_path / "missing", 0) == []
 
 
+def test_a_lever_that_changes_the_stem_is_compared_with_its_own_net_at_random_init(tmp_path):
+    changed = {"backbone": "resnet10t", "small_image_stem": "off", "knn_top1": 40.0}
+    (tmp_path / "byolbench[stem-off]-10m-s0.json").write_text(json.dumps(changed))
+    _save(tmp_path, "byolbench-10m-s0", "resnet10t", 36.5)
+    _save(tmp_path, "random-resnet10t-s0", "resnet10t", 30.0)
+    assert race.random_init_name(changed, 0) == "random-resnet10t-stem-off-s0.json"
+    assert [r["contender"] for r in race.table_rows(tmp_path, 0)] == ["byolbench"]
+    _save(tmp_path, "random-resnet10t-stem-off-s0", "resnet10t", 25.0)
+    rows = race.table_rows(tmp_path, 0)
+    assert rows[1]["gain"] == pytest.approx(15.0) and rows[0]["gain"] == pytest.approx(6.5)
+    assert race.net_label(rows[1]) == "resnet10t (stem off)"
+    assert race.net_label(rows[0]) == "resnet10t"
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_lightlys_loop_gets_bf16_only_where_the_cpu_computes_it(native, monkeypatch):
     from byolbench.train import precision
