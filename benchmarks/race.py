@@ -86,6 +86,7 @@ def engine_recipe(steps_per_epoch: int) -> Any:
     precision = resolve_mixed_precision(config.train.mixed_precision, "cpu")
     return LightlyRecipe(
         backbone=config.model.backbone,
+        channels=config.model.channels,
         batch_size=config.train.batch_size,
         optimizer=config.optim.name,
         lr=config.optim.lr,
@@ -144,6 +145,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "backbone": config.model.backbone,
         "small_image_stem": config.model.small_image_stem,
+        "channels": list(config.model.channels),
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
         f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision}"
         + _views(config)
@@ -181,6 +183,7 @@ def _lightly_worker(args: dict[str, Any]) -> dict[str, Any]:
     top1, eval_seconds = _knn(backbone, splits)
     return {
         "backbone": recipe.backbone,
+        "channels": list(recipe.channels),
         "recipe": f"{recipe.optimizer} lr {recipe.lr:g}, batch {recipe.batch_size}, "
         f"{'bf16' if recipe.bf16 else 'fp32'}",
         "steps": info["steps"],
@@ -199,30 +202,53 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
     splits = _splits(args)
     torch.manual_seed(args["seed"])
     stem = args.get("small_image_stem", DEFAULT_STEM)
+    widths = {"channels": tuple(args["channels"])} if args.get("channels") else {}
     backbone = create_backbone(
-        args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem
+        args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem, **widths
     )
     top1, eval_seconds = _knn(backbone, splits)
     return {
         "backbone": args["backbone"],
         "small_image_stem": stem,
+        "channels": list(args.get("channels") or []),
         "knn_top1": top1,
         "eval_seconds": eval_seconds,
     }
 
 
-def random_init_name(result: dict[str, Any], seed: int) -> str:
-    """File name of the random-init kNN of the net ``result`` trained: its backbone and, where
-    a lever changed it, its stem (``model.small_image_stem``), which changes the network."""
+def net_options(result: dict[str, Any]) -> dict[str, Any]:
+    """What a lever changed in the network ``result`` trained beyond its timm name: the stem
+    (``model.small_image_stem``) and the stage widths (``model.channels``)."""
+    options: dict[str, Any] = {}
     stem = result.get("small_image_stem", DEFAULT_STEM)
-    net = result["backbone"] if stem == DEFAULT_STEM else f"{result['backbone']}-stem-{stem}"
+    if stem != DEFAULT_STEM:
+        options["small_image_stem"] = stem
+    if result.get("channels"):
+        options["channels"] = list(result["channels"])
+    return options
+
+
+def random_init_name(result: dict[str, Any], seed: int) -> str:
+    """File name of the random-init kNN of the net ``result`` trained: its backbone and
+    whatever a lever changed in it (``net_options``)."""
+    options = net_options(result)
+    net = result["backbone"]
+    if "small_image_stem" in options:
+        net += f"-stem-{options['small_image_stem']}"
+    if "channels" in options:
+        net += "-c" + "-".join(str(c) for c in options["channels"])
     return f"random-{net}-s{seed}.json"
 
 
 def net_label(row: dict[str, Any]) -> str:
-    """The backbone column: the timm name, with the stem where a lever changed it."""
-    stem = row.get("small_image_stem", DEFAULT_STEM)
-    return row["backbone"] if stem == DEFAULT_STEM else f"{row['backbone']} (stem {stem})"
+    """The backbone column: the timm name, with what a lever changed in the network."""
+    options = net_options(row)
+    changes = []
+    if "small_image_stem" in options:
+        changes.append(f"stem {options['small_image_stem']}")
+    if "channels" in options:
+        changes.append("channels " + ",".join(str(c) for c in options["channels"]))
+    return f"{row['backbone']} ({', '.join(changes)})" if changes else row["backbone"]
 
 
 WORKERS = {
@@ -464,10 +490,7 @@ def main() -> None:
             print(f"{label} for {budget} ...", flush=True)
             path = cache / f"{label}-{budget}-s{args.seed}.json"
             result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
-            net = {
-                "backbone": result["backbone"],
-                "small_image_stem": result.get("small_image_stem", DEFAULT_STEM),
-            }
+            net = {"backbone": result["backbone"], **net_options(result)}
             _cached(
                 cache / random_init_name(result, args.seed),
                 lambda n=net: run_isolated(_random_worker, {**common, **n}),

@@ -99,6 +99,12 @@ def _rules() -> list[Rule]:
             "a fraction in [0, 1) of the patch tokens",
             "0.5",
         ),
+        Rule(
+            "model.channels",
+            lambda v: all(isinstance(c, int) and c >= 1 for c in v),
+            "empty (the model's own) or one integer >= 1 per stage",
+            "32,64,128,256",
+        ),
         Rule("optim.name", choice(OPTIMIZER_CHOICES), ", ".join(OPTIMIZER_CHOICES)),
         Rule("optim.lr", above(0), "a finite number > 0"),
         Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),

@@ -37,6 +37,7 @@ class LightlyRecipe:
 
     Attributes:
         backbone: byolbench backbone name (built with ``create_backbone``: CIFAR stem at 32 px).
+        channels: Stage widths of a ResNet backbone (``model.channels``); empty: its own.
         batch_size: Images per step.
         optimizer: ``sgd`` (constant lr, as the docs) or ``adamw`` (byolbench's param groups
             and warm-up + cosine schedule).
@@ -52,6 +53,7 @@ class LightlyRecipe:
     """
 
     backbone: str = "resnet18"
+    channels: tuple[int, ...] = ()
     batch_size: int = 256
     optimizer: str = "sgd"
     lr: float = 0.06
@@ -81,7 +83,8 @@ def train_lightly(
     from byolbench.models.backbone import backbone_spec, create_backbone
 
     torch.manual_seed(seed)
-    backbone = create_backbone(recipe.backbone, int(images.shape[-1]))
+    widths = {"channels": recipe.channels} if recipe.channels else {}
+    backbone = create_backbone(recipe.backbone, int(images.shape[-1]), **widths)
     model = LightlyBYOL(
         backbone,
         backbone_spec(backbone).num_features,

@@ -347,6 +347,7 @@ def expand(spec: MatrixSpec, validate: bool = True) -> list[Cell]:
                         config = _cell_config(spec, base, dataset, backbone, augmentation, seed)
                         keys = user_keys(spec, dataset, backbone)
                         config = _lengths_the_user_set_win(config, spec.preset, keys)
+                        config = _preset_widths_for_its_own_backbone(config, spec.preset, keys)
                         family = family_for(spec.recipe, config.model.backbone)
                         recipe = recipe_overrides(family, config, keys)
                         config = config.replace(recipe, f"the {family} recipe")
@@ -370,6 +371,19 @@ def _lengths_the_user_set_win(config: RunConfig, preset: str, keys: set[str]) ->
     if budgeted and "train.time_budget" not in keys and keys.intersection(RUN_LENGTH_KEYS):
         return config.replace({"train.time_budget": ""}, f"preset {preset!r}")
     return config
+
+
+def _preset_widths_for_its_own_backbone(
+    config: RunConfig, preset: str, keys: set[str]
+) -> RunConfig:
+    """A preset's stage widths (``quick``: a half-width resnet10t) belong to the preset's own
+    backbone: another backbone the user names keeps its widths, unless they set them."""
+    overrides = preset_overrides(preset)
+    if "model.channels" not in overrides or "model.channels" in keys:
+        return config
+    if config.model.backbone == overrides.get("model.backbone"):
+        return config
+    return config.replace({"model.channels": ""}, f"preset {preset!r}")
 
 
 def _cell_config(

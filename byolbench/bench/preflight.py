@@ -156,12 +156,15 @@ def _image_size_problem(cell: Cell, facts: DatasetFacts) -> str:
 
 
 def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
-    """Whether the backbone takes ``model.global_pool`` and ``model.patch_drop_rate``."""
+    """Whether the backbone takes ``model.global_pool``, ``model.patch_drop_rate`` and
+    ``model.channels``."""
     model = cell.config.model
     kwargs = model_kwargs(cell.config)
     size = cell.config.data.image_size or facts.image_size
     if not kwargs or not size or not 0 <= model.patch_drop_rate < 1:
         return ""  # an out-of-range rate is reported by the range checks
+    if any(width < 1 for width in model.channels):
+        return ""  # and so is a width below 1
     if model.patch_drop_rate and model_kwargs_problem(
         cell.backbone, size, patch_drop_rate=model.patch_drop_rate
     ):
@@ -171,6 +174,16 @@ def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
             "eva_*); use --set model.patch_drop_rate=0"
         )
     problem = model_kwargs_problem(cell.backbone, size, **kwargs)
+    if problem and model.channels:
+        widths = model_kwargs_problem(cell.backbone, size, channels=model.channels)
+        if widths.startswith("model.channels="):
+            return widths
+        if widths:
+            return (
+                f"model.channels={','.join(map(str, model.channels))}: backbone "
+                f"{cell.backbone!r} takes no stage widths; they work with timm ResNets "
+                "(resnet10t, resnet18, resnet50, ...); use --set model.channels= for its own"
+            )
     if problem and model.global_pool:
         return (
             f"model.global_pool={model.global_pool!r}: backbone {cell.backbone!r} does not "

@@ -212,6 +212,8 @@ def _create_timm(
         raise ConfigError(
             f"timm model {arch!r} does not accept the options {sorted(timm_kwargs)}: {exc}"
         ) from exc
+    if "channels" in timm_kwargs and isinstance(model, timm.models.ResNet):
+        _check_stage_widths(arch, model, tuple(timm_kwargs["channels"]))
     cifar_stem = False
     if small and isinstance(model, timm.models.ResNet):
         _replace_resnet_stem(model, in_chans)
@@ -228,6 +230,24 @@ def _create_timm(
         cifar_stem=cifar_stem,
     )
     return model
+
+
+def _stage_count(model: nn.Module) -> int:
+    """The stages of a timm ResNet (``layer1``, ``layer2``, ...)."""
+    return sum(1 for child in model.named_children() if child[0].startswith("layer"))
+
+
+def _check_stage_widths(arch: str, model: nn.Module, channels: tuple[int, ...]) -> None:
+    """timm builds only as many stages as ``channels`` names: refuse a count other than the
+    model's own, which would silently drop stages."""
+    with torch.device("meta"):
+        stages = _stage_count(timm.create_model(arch, num_classes=0))
+    if len(channels) != stages:
+        widths = ",".join(str(c) for c in channels)
+        raise ConfigError(
+            f"model.channels={widths}: {arch!r} has {stages} stages, so it takes {stages} "
+            f"widths (e.g. {','.join(str(32 * 2**i) for i in range(stages))})"
+        )
 
 
 def pooled_dim(model: nn.Module) -> int:
@@ -301,13 +321,15 @@ def backbone_spec(model: nn.Module) -> BackboneSpec:
 
 
 def model_kwargs(config: RunConfig) -> dict[str, Any]:
-    """Backbone options of ``config.model`` beyond the name and size: the pooling, and the
-    options that act only while pretraining (PatchDropout for ViTs)."""
+    """Backbone options of ``config.model`` beyond the name and size: the pooling, a ResNet's
+    stage widths, and the options that act only while pretraining (PatchDropout for ViTs)."""
     kwargs: dict[str, Any] = {}
     if config.model.global_pool:
         kwargs["global_pool"] = config.model.global_pool
     if config.model.patch_drop_rate:
         kwargs["patch_drop_rate"] = config.model.patch_drop_rate
+    if config.model.channels:
+        kwargs["channels"] = tuple(config.model.channels)
     return kwargs
 
 

@@ -81,6 +81,17 @@ def test_epochs_or_steps_the_user_sets_replace_the_quick_presets_budget(given, b
     assert cell.config.augment.progressive_min_size == 16
 
 
+def test_the_quick_presets_widths_narrow_only_its_own_backbone():
+    spec = MatrixSpec(["resnet10t", "resnet18", "test_vit"], ["cifar10-mini"], preset="quick")
+    widths = {c.backbone: c.config.model.channels for c in expand(spec)}
+    assert widths == {"resnet10t": (32, 64, 128, 256), "resnet18": (), "test_vit": ()}
+    spec.sets = {"model.channels": "16,32,64,128"}  # widths the user sets reach every ResNet
+    (narrow,) = expand(MatrixSpec(["resnet18"], ["cifar10-mini"], preset="quick", sets=spec.sets))
+    assert narrow.config.model.channels == (16, 32, 64, 128)
+    spec = MatrixSpec(["resnet10t"], ["cifar10-mini"], preset="quick", sets={"model.channels": ""})
+    assert expand(spec)[0].config.model.channels == ()  # the full-width net
+
+
 def test_a_preset_without_a_budget_keeps_none():
     spec = MatrixSpec(["resnet18"], ["cifar10"], preset="standard", cli={"train.epochs": 3})
     assert expand(spec)[0].config.train.time_budget == ""

@@ -128,6 +128,21 @@ def test_patch_dropout_on_a_convnet_is_refused_before_any_cell(tmp_path, capsys)
     assert not (tmp_path / "r").exists()
 
 
+def test_stage_widths_on_a_vit_or_of_the_wrong_count_are_refused_before_any_cell(tmp_path, capsys):
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet,test_vit", "model.channels=8,8,8,8")
+    assert code == 2 and len(lines) == 1, lines  # test_resnet takes four widths
+    assert "model.channels=8,8,8,8: backbone 'test_vit' takes no stage widths" in lines[0]
+    assert "--set model.channels=" in lines[0]
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet", "model.channels=8,8")
+    assert code == 2 and lines == [
+        "error: model.channels=8,8: 'test_resnet' has 4 stages, so it takes 4 widths "
+        "(e.g. 32,64,128,256)"
+    ], lines
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet", "model.channels=8,0,8,8")
+    assert code == 2 and "model.channels" in lines[0] and "integer >= 1" in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
 def test_dataset_missing_offline_is_found_before_any_cell(tmp_path, capsys):
     code, lines, _ = _run(
         capsys,

@@ -20,6 +20,8 @@ def test_the_race_runs_the_quick_preset_to_the_budget():
     assert config.train.time_budget == "10m" and config.train.seed == 3
     assert config.model.backbone == "resnet10t"
     assert config.augment.progressive_min_size == 16  # the preset's progressive resizing
+    assert config.model.channels == (32, 64, 128, 256)  # and its half-width net
+    assert race.engine_recipe(steps_per_epoch=100).channels == (32, 64, 128, 256)
 
 
 def test_set_overrides_change_the_raced_recipe():
@@ -95,6 +97,20 @@ def test_a_lever_that_changes_the_stem_is_compared_with_its_own_net_at_random_in
     assert rows[1]["gain"] == pytest.approx(15.0) and rows[0]["gain"] == pytest.approx(6.5)
     assert race.net_label(rows[1]) == "resnet10t (stem off)"
     assert race.net_label(rows[0]) == "resnet10t"
+
+
+def test_a_narrower_net_is_compared_with_its_own_net_at_random_init(tmp_path):
+    narrow = {"backbone": "resnet10t", "channels": [32, 64, 128, 256], "knn_top1": 38.0}
+    (tmp_path / "byolbench[half]-10m-s0.json").write_text(json.dumps(narrow))
+    _save(tmp_path, "random-resnet10t-s0", "resnet10t", 30.0)
+    assert race.random_init_name(narrow, 0) == "random-resnet10t-c32-64-128-256-s0.json"
+    assert race.table_rows(tmp_path, 0) == []  # not beside the full-width net's number
+    _save(tmp_path, "random-resnet10t-c32-64-128-256-s0", "resnet10t", 27.0)
+    (row,) = race.table_rows(tmp_path, 0)
+    assert row["gain"] == pytest.approx(11.0)
+    assert race.net_label(row) == "resnet10t (channels 32,64,128,256)"
+    plain = {"backbone": "resnet10t", "channels": [], "small_image_stem": "auto"}
+    assert race.net_options(plain) == {} and race.net_label(plain) == "resnet10t"
 
 
 @pytest.mark.parametrize("native", [True, False])

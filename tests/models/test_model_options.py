@@ -75,3 +75,27 @@ def test_new_settings_at_their_defaults_keep_existing_run_hashes():
     assert RunConfig().config_hash() == "1abf3d7a7990"
     assert _config(0.5).config_hash() != _config(0.0).config_hash()
     assert _config(0.0, pool="avg").config_hash() != _config(0.0).config_hash()
+
+
+def test_stage_widths_narrow_a_resnet_and_survive_a_rebuild():
+    config = from_dict({"model": {"backbone": "resnet10t", "channels": "16,32,64,128"}})
+    assert config.model.channels == (16, 32, 64, 128)
+    model = build_model(config, 32)
+    spec = backbone_spec(model.backbone)
+    assert spec.num_features == 128 and spec.timm_kwargs["channels"] == (16, 32, 64, 128)
+    assert model.backbone.layer1[0].conv1.out_channels == 16
+    rebuilt = build_backbone(spec).eval()
+    rebuilt.load_state_dict(model.backbone.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(rebuilt(x), model.backbone.eval()(x))
+    full_width = RunConfig().replace({"model.backbone": "resnet10t"})
+    assert config.config_hash() != full_width.config_hash()
+
+
+def test_stage_widths_must_name_every_stage():
+    # timm would silently build a three-stage network from three widths
+    problem = model_kwargs_problem("resnet10t", 32, channels=(32, 64, 128))
+    assert problem == (
+        "model.channels=32,64,128: 'resnet10t' has 4 stages, so it takes 4 widths "
+        "(e.g. 32,64,128,256)"
+    )
