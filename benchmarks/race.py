@@ -361,15 +361,18 @@ def _plot(rows: list[dict[str, Any]], dataset: str, path: Path) -> None:
             label=f"{contender} ({net_label(mine[0])})",
         )
         randoms.setdefault(net_label(mine[0]), mine[0]["random_top1"])
+    styles = ["--", ":", "-.", (0, (5, 5))]
     for index, (backbone, level) in enumerate(randoms.items()):
-        axes.axhline(level, color="grey", linestyle=["--", ":"][index % 2], linewidth=1)
-        axes.annotate(f"{backbone} at random init", (0, level), fontsize="small", va="bottom")
+        style = styles[index % len(styles)]
+        label = f"{backbone} at random init ({level:.2f})"
+        axes.axhline(level, color="grey", linestyle=style, linewidth=1, label=label)
     axes.set_xlabel("pretraining budget (minutes)")
     axes.set_ylabel("kNN top-1 (%)")
     axes.set_title(f"{dataset}: kNN top-1 against pretraining time")
     axes.set_xlim(left=0)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    # beside the axes: random-init levels a few tenths apart would hide labels drawn on them
+    axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
 
 

@@ -37,7 +37,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # time, and AdamW with small batches learned fastest in short runs (README, "quick").
         # Growing the views from 16 px raised the kNN gain at equal time on cifar10-mini and on
         # full CIFAR-10 (benchmarks/README.md, "progressive resizing").
-        # Half the stage widths (32-64-128-256) run 2.5x the steps in the same time and
+        # Half the stage widths (32-64-128-256) run 2.6x the steps in the same time and
         # raised the kNN gain at ten minutes on cifar10-mini (benchmarks/README.md, "narrower
         # network"); the widths apply to the preset's own backbone only (matrix.py).
         "data.dataset": "cifar10-mini",
