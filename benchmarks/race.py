@@ -52,6 +52,8 @@ CONTENDERS = ("byolbench", "lightly-engine", "lightly-docs")
 KNN_K = 200
 KNN_TEMPERATURE = 0.1
 DEFAULT_STEM = "auto"
+# A saved result: <label>-<budget>-s<seed>.json
+RESULT_NAME = re.compile(r"^(?P<label>.+)-(?P<budget>[^-]+)-s(?P<seed>\d+)\.json$")
 
 
 def _splits(args: dict[str, Any]) -> Any:
@@ -273,6 +275,70 @@ def run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def recipe_key(
+    contender: str, budget: str, seed: int, overrides: dict[str, str], steps_per_epoch: int
+) -> str:
+    """A short hash of everything a contender's run is given, saved with its result.
+
+    byolbench: the resolved configuration's hash (the quick preset, the budget, the seed and
+    ``--set``); Lightly's loops: the recipe they are handed (``lightly-engine`` takes
+    byolbench's preset, so a preset change changes it too).
+    """
+    import dataclasses
+    import hashlib
+
+    from bench_lib.race_lightly import LightlyRecipe
+
+    if contender == "byolbench":
+        return quick_config(budget, seed, overrides).config_hash()
+    recipe = engine_recipe(steps_per_epoch) if contender == "lightly-engine" else LightlyRecipe()
+    text = json.dumps(dataclasses.asdict(recipe), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def retire_stale(path: Path, key: str) -> Path | None:
+    """Sets aside a result saved at ``path`` by another recipe than ``key`` describes.
+
+    A result made before its contender's recipe changed (say the quick preset's) is not the
+    current recipe's: it is renamed ``<label>@<its key>-<budget>-s<seed>.json`` (``@earlier``
+    when it predates saved keys), so the table keeps it as its own row and the current recipe
+    trains again. Returns the new path, or ``None`` when nothing was set aside.
+    """
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text()).get("recipe_key")
+    if saved == key:
+        return None
+    match = RESULT_NAME.match(path.name)
+    assert match is not None, path.name  # the names main() gives
+    label, rest = match["label"], f"{match['budget']}-s{match['seed']}.json"
+    tag = saved[:6] if saved else "earlier"
+    target = path.with_name(f"{label}@{tag}-{rest}")
+    number = 2
+    while target.exists():
+        target = path.with_name(f"{label}@{tag}.{number}-{rest}")
+        number += 1
+    path.rename(target)
+    return target
+
+
+def retire_earlier_recipes(cache: Path, seed: int, steps_per_epoch: int) -> list[Path]:
+    """Sets aside every saved plain-contender result (``byolbench``, ``lightly-engine``,
+    ``lightly-docs``) of ``seed`` made by another recipe than the contender's current one, so
+    that a row labelled with a contender's name is always its current recipe. Variants keep
+    their rows until they run again (their ``--set`` is not known here)."""
+    retired = []
+    for path in sorted(cache.glob(f"*-s{seed}.json")) if cache.is_dir() else []:
+        match = RESULT_NAME.match(path.name)
+        if match is None or match["label"] not in CONTENDERS:
+            continue
+        key = recipe_key(match["label"], match["budget"], seed, {}, steps_per_epoch)
+        moved = retire_stale(path, key)
+        if moved is not None:
+            retired.append(moved)
+    return retired
+
+
 def _cached(path: Path, compute: Any) -> dict[str, Any]:
     """The saved result at ``path``, or ``compute()`` saved there atomically."""
     from byolbench.bench.store import write_json
@@ -424,7 +490,7 @@ def table_rows(cache: Path, seed: int) -> list[dict[str, Any]]:
         )
 
     def order(row: dict[str, Any]) -> tuple[int, str, float]:
-        base = row["contender"].split("[", 1)[0]
+        base = re.split(r"[\[@]", row["contender"], maxsplit=1)[0]
         rank = CONTENDERS.index(base) if base in CONTENDERS else len(CONTENDERS)
         return rank, row["contender"], row["budget_seconds"]
 
@@ -485,6 +551,10 @@ def main() -> None:
     common = {"dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
     env = _environment()
     print("\n".join(f"{k}: {v}" for k, v in env.items()), flush=True)
+    splits = _splits(common)
+    steps_per_epoch = len(splits.pretrain) // quick_config("1m", 0).train.batch_size
+    for retired in retire_earlier_recipes(cache, args.seed, steps_per_epoch):
+        print(f"a result of an earlier recipe is kept as {retired.name}", flush=True)
     for budget in [] if args.table_only else budgets:
         for contender, label in raced_rows(contenders, args.variant):
             task = {**common, "budget": budget, "contender": contender}
@@ -492,7 +562,16 @@ def main() -> None:
                 task["overrides"] = overrides
             print(f"{label} for {budget} ...", flush=True)
             path = cache / f"{label}-{budget}-s{args.seed}.json"
-            result = _cached(path, lambda t=task: run_isolated(WORKERS[t["contender"]], t))
+            key = recipe_key(
+                contender, budget, args.seed, task.get("overrides", {}), steps_per_epoch
+            )
+            retired = retire_stale(path, key)
+            if retired is not None:
+                print(f"  a result of an earlier recipe is kept as {retired.name}", flush=True)
+            result = _cached(
+                path,
+                lambda t=task, k=key: {**run_isolated(WORKERS[t["contender"]], t), "recipe_key": k},
+            )
             net = {"backbone": result["backbone"], **net_options(result)}
             _cached(
                 cache / random_init_name(result, args.seed),
@@ -501,7 +580,6 @@ def main() -> None:
     rows = table_rows(cache, args.seed)
     for row in rows:
         print(json.dumps(row), flush=True)
-    splits = _splits(common)
     sizes = (
         f"{len(splits.pretrain)} pretraining / {len(splits.train)} bank / {len(splits.test)} "
         f"test images of {splits.test.images.shape[-1]} px"

@@ -86,8 +86,25 @@ def build_optimizer(
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
     if config.name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
+        return adamw(groups, lr)
     raise ConfigError(f"optim.name={config.name!r} is invalid; valid: lars, sgd, adamw")
+
+
+def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
+    """AdamW, fused into one kernel per step where torch has it for the parameters' device.
+
+    The fused kernel (CPU since torch 2.4, CUDA) computes the same update as the per-tensor
+    loop. For the quick preset's 5.5M online parameters (the heads hold most of them) it took
+    4 to 5 ms per step on 2 CPU cores against 17 to 20 ms for the loop, a tenth of a step at
+    16 px. Elsewhere (older torch, other devices) the loop is used.
+    """
+    params = [p for group in groups for p in group["params"]]
+    if params and all(p.is_floating_point() for p in params):
+        try:
+            return torch.optim.AdamW(groups, lr=lr, fused=True)
+        except (RuntimeError, TypeError):  # no fused kernel for this device or torch
+            pass
+    return torch.optim.AdamW(groups, lr=lr)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, peak_lr: float) -> float:

@@ -230,6 +230,8 @@ class Trainer:
             self.accelerator.device,
             cfg.model.sync_batchnorm,
         )
+        # On its device before the optimizer is built, which picks its kernel by device.
+        model = model.to(self.accelerator.device)
         if cfg.model.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if cfg.train.gemm_convs and self.accelerator.device.type == "cpu" and cpu_has_amx():

@@ -119,3 +119,64 @@ def test_lightlys_loop_gets_bf16_only_where_the_cpu_computes_it(native, monkeypa
 
     monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: native)
     assert race.engine_recipe(steps_per_epoch=100).bf16 is native
+
+
+def test_a_result_of_an_earlier_recipe_is_set_aside_not_reused(tmp_path):
+    key = race.recipe_key("byolbench", "10m", 0, {}, steps_per_epoch=156)
+    assert key == race.quick_config("10m", 0).config_hash()
+    assert key != race.recipe_key("byolbench", "10m", 0, {"byol.tau_base": "0.98"}, 156)
+    docs = race.recipe_key("lightly-docs", "10m", 0, {}, 156)
+    assert docs == race.recipe_key("lightly-docs", "20m", 1, {}, 39)  # its recipe is fixed
+    assert race.recipe_key("lightly-engine", "10m", 0, {}, 156) not in (docs, key)
+
+    current = tmp_path / "byolbench-10m-s0.json"
+    current.write_text(json.dumps({"backbone": "resnet10t", "knn_top1": 41.0, "recipe_key": key}))
+    assert race.retire_stale(current, key) is None and current.is_file()
+
+    old = tmp_path / "lightly-docs-10m-s0.json"  # saved before results carried their recipe
+    _save(tmp_path, "lightly-docs-10m-s0", "resnet18", 33.0)
+    assert race.retire_stale(old, docs) == tmp_path / "lightly-docs@earlier-10m-s0.json"
+    assert not old.exists()
+    assert race.retire_stale(tmp_path / "byolbench[x]-10m-s0.json", key) is None
+
+    variant = tmp_path / "byolbench[half-w]-10m-s0.json"
+    variant.write_text(
+        json.dumps({"backbone": "resnet10t", "knn_top1": 40.0, "recipe_key": "abcdef99"})
+    )
+    assert race.retire_stale(variant, key).name == "byolbench[half-w]@abcdef-10m-s0.json"
+    variant.write_text(
+        json.dumps({"backbone": "resnet10t", "knn_top1": 39.0, "recipe_key": "abcdef99"})
+    )
+    assert race.retire_stale(variant, key).name == "byolbench[half-w]@abcdef.2-10m-s0.json"
+
+    _save(tmp_path, "random-resnet10t-s0", "resnet10t", 30.0)
+    _save(tmp_path, "random-resnet18-s0", "resnet18", 31.0)
+    labels = [r["contender"] for r in race.table_rows(tmp_path, 0)]
+    assert labels == [
+        "byolbench",
+        "byolbench[half-w]@abcdef",
+        "byolbench[half-w]@abcdef.2",
+        "lightly-docs@earlier",
+    ]
+
+
+def test_every_plain_row_of_an_earlier_recipe_is_set_aside_before_a_race(tmp_path):
+    def saved(name, key=None):
+        result = {"backbone": "resnet10t", "knn_top1": 40.0}
+        (tmp_path / f"{name}.json").write_text(json.dumps({**result, "recipe_key": key}))
+
+    current = race.recipe_key("byolbench", "5m", 0, {}, 156)
+    saved("byolbench-5m-s0", current)
+    saved("byolbench-10m-s0")  # an earlier preset's, never raced again
+    saved("lightly-engine-10m-s0", "0123456789ab")
+    saved("byolbench[lever]-10m-s0")  # a variant: its --set is unknown here
+    saved("byolbench-10m-s1")  # another seed
+    retired = race.retire_earlier_recipes(tmp_path, 0, steps_per_epoch=156)
+    assert sorted(p.name for p in retired) == [
+        "byolbench@earlier-10m-s0.json",
+        "lightly-engine@012345-10m-s0.json",
+    ]
+    assert (tmp_path / "byolbench-5m-s0.json").is_file()
+    assert (tmp_path / "byolbench[lever]-10m-s0.json").is_file()
+    assert (tmp_path / "byolbench-10m-s1.json").is_file()
+    assert race.retire_earlier_recipes(tmp_path / "missing", 0, 156) == []

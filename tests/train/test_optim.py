@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -104,3 +105,31 @@ def test_one_rate_for_all_keeps_the_two_groups_of_earlier_checkpoints():
     assert [g["lr_scale"] for g in optimizer.param_groups] == [1.0, 1.0]
     set_lr(optimizer, 0.3)
     assert all(g["lr"] == pytest.approx(0.3) for g in optimizer.param_groups)
+
+
+FUSED_ON_CPU = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 4)
+
+
+@pytest.mark.skipif(not FUSED_ON_CPU, reason="torch's fused AdamW runs on CPUs from torch 2.4")
+def test_adamw_runs_fused_and_takes_the_same_step_as_the_per_tensor_loop():
+    model = _model()
+    config = OptimConfig(name="adamw", lr=0.5, weight_decay=0.1)
+    optimizer = build_optimizer(model.named_parameters(), config, global_batch=256)
+    assert optimizer.defaults["fused"] is True
+    loop_model = copy.deepcopy(model)
+    loop = torch.optim.AdamW(
+        [
+            {"params": [p for p in loop_model.parameters() if p.ndim > 1], "weight_decay": 0.1},
+            {"params": [p for p in loop_model.parameters() if p.ndim <= 1], "weight_decay": 0.0},
+        ],
+        lr=0.5,
+        foreach=False,
+    )
+    for _ in range(3):
+        for ours, theirs in zip(model.parameters(), loop_model.parameters(), strict=True):
+            ours.grad = torch.randn_like(ours)
+            theirs.grad = ours.grad.clone()
+        optimizer.step()
+        loop.step()
+    for ours, theirs in zip(model.parameters(), loop_model.parameters(), strict=True):
+        torch.testing.assert_close(ours.detach(), theirs.detach())
