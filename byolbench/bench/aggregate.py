@@ -5,7 +5,9 @@ hash of the resolved configuration without its seed), where the rows came from (
 ``run`` or ``evaluate``), method, protocol and protocol variant. Configurations that differ
 in anything but the seed (learning rate, batch size, image size, ``max_steps``, precision,
 ...) are never averaged together; when two of them share a row label (backbone,
-augmentation, epochs), the label says what differs between them.
+augmentation, epochs), the label says what differs between them. The seeds of a time-budgeted
+configuration each plan their own number of steps; they share one row, labelled with the
+mean of their epochs.
 
 ``aggregate`` keeps the newest row of each re-run cell, drops (and counts) duplicate rows of
 the same configuration and seed, then computes per group the mean, the sample standard
@@ -178,6 +180,17 @@ def protocols_in(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs, key=key)
 
 
+def budgeted_epochs(rows: pd.DataFrame) -> pd.Series:
+    """``epochs`` with one value per configuration: the mean over its seeds, to 2 decimals.
+
+    A configuration fixes its epochs unless a time budget (``train.time_budget``) plans them
+    from each run's measured speed; then its seeds ran different numbers of steps, and the
+    epochs column must not split them into one table row per seed.
+    """
+    keys = ["dataset", "source", "config_group"]
+    return rows.groupby(keys, dropna=False)["epochs"].transform("mean").round(2)
+
+
 def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std (ddof=1) and number of distinct seeds of top-1 and top-5 per group.
 
@@ -195,6 +208,7 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     rows["headline"] = rows["protocol_details"].map(_is_headline)
     for column in NUMERIC_COLUMNS:
         rows[column] = pd.to_numeric(rows[column], errors="coerce")
+    rows["epochs"] = budgeted_epochs(rows)
     keys = list(GROUP_KEYS)
     ordered = rows.sort_values("timestamp", kind="stable", na_position="first")
     duplicated = ordered.duplicated([*keys, "seed"], keep="last")

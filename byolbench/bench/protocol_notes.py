@@ -38,7 +38,8 @@ PROTOCOL_TEXT: dict[str, str] = {
     "model.pretrained=true): the timm pretrained weights BYOL started from, evaluated the "
     "same way.",
     "cells": "Cells: top-1 accuracy (%) on the test split, mean ± sample std over the seeds "
-    "of ONE configuration (n=k marks a cell with fewer seeds than its row); runs that differ "
+    "of ONE configuration (n=k marks a cell with fewer seeds than its row; under a time budget "
+    "each seed plans its own steps, and epochs is their mean); runs that differ "
     "in any other setting are separate rows, and `differs` names what tells rows with the "
     "same label apart; rows of `byolbench evaluate` are shown apart (source evaluate).",
     "published": "published: the nearest published BYOL result of the same dataset and "

@@ -75,6 +75,27 @@ def test_three_seeds_of_one_config_give_n3_mean_and_sample_std():
     assert table.iloc[0]["seeds"] == 3 and table.iloc[0]["kNN BYOL"] == "82.00 ± 2.00"
 
 
+def test_seeds_of_one_time_budget_that_ran_different_epochs_share_one_row():
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        [
+            _row(0, 40.0, epochs=12.54, time_budget="8m"),
+            _row(1, 41.0, epochs=13.22, time_budget="8m"),
+            _row(2, 39.0, epochs=12.51, time_budget="8m"),
+            _row(0, 30.0, lr=0.5, epochs=4),
+        ]
+    )
+    summary = aggregate(rows)
+    assert len(summary) == 2
+    budgeted = summary[summary["n_seeds"] == 3].iloc[0]
+    assert budgeted["top1_mean"] == pytest.approx(40.0)
+    assert budgeted["epochs"] == pytest.approx(12.76)  # the mean of the seeds' epochs
+    table = comparison_table(summary, "cifar10")
+    assert sorted(table["seeds"]) == [1, 3]
+    assert "40.00 ± 1.00" in set(table["kNN BYOL"])
+
+
 def test_runs_differing_only_in_lr_stay_two_rows_and_say_what_differs():
     import pandas as pd
 
