@@ -35,6 +35,8 @@ mix.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import multiprocessing as mp
 import platform
@@ -284,9 +286,6 @@ def recipe_key(
     ``--set``); Lightly's loops: the recipe they are handed (``lightly-engine`` takes
     byolbench's preset, so a preset change changes it too).
     """
-    import dataclasses
-    import hashlib
-
     from bench_lib.race_lightly import LightlyRecipe
 
     if contender == "byolbench":

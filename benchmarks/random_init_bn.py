@@ -86,9 +86,12 @@ def main() -> None:
     splits = load_dataset(args.dataset, args.data_dir or None, False, 0)
     overrides = preset_overrides("quick")
     overrides["data.dataset"] = args.dataset
+    overrides["eval.protocols"] = "knn"  # only the headline kNN: no probe, no k sweep
+    overrides["eval.knn_sweep"] = ""
     config = RunConfig().replace(overrides, "preset").validate()
     size = splits.info.training_size
-    print(f"{config.model.backbone} {config.model.channels}, {args.dataset}, kNN k=200 T=0.1")
+    knn = f"kNN k={config.eval.knn_k} T={config.eval.knn_temperature}"
+    print(f"{config.model.backbone} {config.model.channels}, {args.dataset}, {knn}")
     print("| backbone | kNN as built | kNN with BN statistics | difference |")
     print("|---|---|---|---|")
     nets: list[tuple[str, nn.Module]] = []
