@@ -7,7 +7,7 @@
   trust coefficient 0.02, weight decay 1e-5, tau 0.99, 200 epochs of batch 256.
 * ``quick``: a demonstration on the embedded ``cifar10-mini`` that finishes in about ten
   minutes on any machine (two CPU cores included) and still shows what BYOL buys over random
-  initialisation: 8 minutes of pretraining (``train.time_budget``; explicit epochs or steps
+  initialisation: 9 minutes of pretraining (``train.time_budget``; explicit epochs or steps
   replace it), views growing from 16 px to 32 px (progressive resizing: more steps in the same
   time), resnet10t (CIFAR stem) at half its stage widths (32-64-128-256; another backbone
   keeps its own), batch 64, AdamW lr 2e-3 per 256, crops of at least 20% of the image.
@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data.dataset": "cifar10-mini",
         "model.backbone": "resnet10t",
         "model.channels": "32,64,128,256",
-        "train.time_budget": "8m",
+        "train.time_budget": "9m",
         "augment.progressive_min_size": 16,
         "train.epochs": 4,  # the nominal run the warm-up's share is taken from
         "train.batch_size": 64,

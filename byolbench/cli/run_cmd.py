@@ -44,7 +44,7 @@ from byolbench.errors import ByolbenchError, ConfigError, ProblemsError
 from byolbench.train.trainer import TrainingInterrupted
 
 QUICK_HINT = (
-    "no backbones, datasets or --config given: running the quick preset (8 minutes of "
+    "no backbones, datasets or --config given: running the quick preset (9 minutes of "
     "pretraining on cifar10-mini, then evaluation)"
 )
 _EXAMPLES = {
@@ -265,7 +265,7 @@ def run(
     """Pretrain each backbone x dataset x augmentation x seed, evaluate, and tabulate.
 
     Without options it runs the quick preset: resnet10t pretrained on the embedded
-    cifar10-mini for 8 minutes (--epochs N trains N epochs instead), then kNN and linear
+    cifar10-mini for 9 minutes (--epochs N trains N epochs instead), then kNN and linear
     probe for BYOL and random init: about ten minutes on any machine.
 
     Examples:

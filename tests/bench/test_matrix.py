@@ -68,7 +68,7 @@ train.epochs = 70
 @pytest.mark.parametrize(
     ("given", "budget", "epochs"),
     [
-        ({}, "8m", 4),  # the quick preset: ten minutes on any machine
+        ({}, "9m", 4),  # the quick preset: ten minutes on any machine
         ({"cli": {"train.epochs": 2}}, "", 2),  # --epochs: that many epochs, no budget
         ({"sets": {"train.max_steps": "3"}}, "", 4),
         ({"cli": {"train.epochs": 2, "train.time_budget": "2m"}}, "2m", 2),
