@@ -73,10 +73,14 @@ def quick_config(budget: str, seed: int, overrides: dict[str, str] | None = None
     return RunConfig().replace({**settings, **(overrides or {})}, "--set").validate()
 
 
-def _views(config: Any) -> str:
-    """The recipe label's note on progressive resizing."""
+def _views(config: Any, image_size: int) -> str:
+    """The recipe label's note on the pretraining views (their side and progressive resizing)."""
+    from byolbench.train.trainer import view_side_for
+
+    side = view_side_for(config.augment.view_size_fraction, image_size)
     start = config.augment.progressive_min_size
-    return f", views growing from {start} px" if start else ""
+    sized = f", {side} px views of {image_size} px images" if side < image_size else ""
+    return sized + (f", views growing from {start} px" if start else "")
 
 
 def engine_recipe(steps_per_epoch: int) -> Any:
@@ -152,7 +156,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
         "channels": list(config.model.channels),
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
         f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision}"
-        + _views(config)
+        + _views(config, int(splits.test.images.shape[-1]))
         + ")"
         + "".join(f", {key}={value}" for key, value in overrides.items()),
         "steps": result.state.step,

@@ -57,8 +57,13 @@ class AugmentConfig:
         preset: Registered augmentation (``byol``, ``byol-small``, ``none``, or a plugin);
             ``auto`` picks ``byol-small`` at 64 px and below, ``byol`` above.
         crop_min_scale: Lower bound of the random-resized-crop area fraction.
+        view_size_fraction: Side of the pretraining views as a fraction of the training size
+            (``data.image_size``; at least 8 px); evaluation always sees the full size. Smaller
+            views make a step cheaper, and with random resized crops an object in a view of
+            about three quarters of the side appears at the size it has in a full-size
+            evaluation image (Touvron et al. 2019, "FixRes"). 1 trains at the full size.
         progressive_min_size: Progressive resizing: views start at this side and grow to the
-            training size over the first ``progressive_fraction`` of the steps (0: off).
+            view size over the first ``progressive_fraction`` of the steps (0: off).
         progressive_fraction: Part of the optimizer steps over which views grow.
         local_crops: Extra small views per image that only the online network sees, each
             regressed onto the target projections of both full-size views (multi-crop; 0: off).
@@ -68,6 +73,7 @@ class AugmentConfig:
 
     preset: str = "auto"
     crop_min_scale: float = 0.08
+    view_size_fraction: float = 1.0
     progressive_min_size: int = 0
     progressive_fraction: float = 0.75
     local_crops: int = 0

@@ -195,6 +195,11 @@ def _rules() -> list[Rule]:
             "10m",
         ),
         Rule(
+            "augment.view_size_fraction",
+            between(0, 1, low_open=True),
+            "a number in (0, 1], e.g. 0.75 for 24 px views of 32 px images",
+        ),
+        Rule(
             "augment.progressive_min_size",
             lambda v: v == 0 or 8 <= v <= 4096,
             "0 (off) or a side of at least 8 px",

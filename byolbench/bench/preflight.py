@@ -31,6 +31,7 @@ from byolbench.models.backbone import (
     model_kwargs,
     model_kwargs_problem,
 )
+from byolbench.models.family import VIT, backbone_family
 from byolbench.models.input_size import input_size_problem
 from byolbench.models.registry import BACKBONES
 from byolbench.validation import config_problems
@@ -192,6 +193,25 @@ def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
     return problem
 
 
+def view_size_problem(cell: Cell) -> str:
+    """Views smaller than the images (progressive resizing, ``augment.view_size_fraction``)
+    for a vision transformer, which is built for one input size."""
+    augment = cell.config.augment
+    if backbone_family(cell.backbone) != VIT:
+        return ""
+    if augment.progressive_min_size:
+        setting = f"augment.progressive_min_size={augment.progressive_min_size}"
+    elif augment.view_size_fraction < 1:
+        setting = f"augment.view_size_fraction={augment.view_size_fraction:g}"
+    else:
+        return ""
+    return (
+        f"{setting}: backbone {cell.backbone!r} is a vision transformer built for one input "
+        "size, so its views cannot be smaller than the images; use --set "
+        "augment.progressive_min_size=0 --set augment.view_size_fraction=1"
+    )
+
+
 def results_problems(results_dir: Path) -> list[str]:
     """The results folder must be (or become) a writable folder with a readable index."""
     if results_dir.exists() and not results_dir.is_dir():
@@ -235,6 +255,8 @@ def check_cells(cells: Sequence[Cell], results_dir: Path | None = None) -> Prefl
         names = name_problems(cell)
         for line in names:
             report.add(line)
+        if not names:
+            report.add(view_size_problem(cell))
         try:
             check_evaluation([cell])
         except ConfigError as exc:

@@ -98,6 +98,10 @@ def _vit(config: RunConfig) -> dict[str, Any]:
         # MoCo v3 for ViTs: momentum 0.99 rising to 1 on a cosine (--moco-m 0.99
         # --moco-m-cos); the faster-moving target also suits short runs (DINO: 0.996).
         "byol.tau_base": 0.99,
+        # A ViT is built for one input size (its position embeddings): its views keep the
+        # full size (the quick preset's smaller and growing views are for convnets).
+        "augment.progressive_min_size": 0,
+        "augment.view_size_fraction": 1.0,
     }
 
 
@@ -123,7 +127,8 @@ RECIPES: dict[str, FamilyRecipe] = {
         VIT,
         "AdamW lr 5e-4/256, weight decay 0.04, warm-up 10% of the epochs, gradient clip 3.0 "
         "(DINO), tau 0.99 (MoCo v3); average pooling (Beyer et al. 2022) and half the patch "
-        "tokens dropped while pretraining (PatchDropout) where the ViT has patch tokens",
+        "tokens dropped while pretraining (PatchDropout) where the ViT has patch tokens; "
+        "views at the full image size",
         _vit,
     ),
 }

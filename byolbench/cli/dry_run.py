@@ -16,7 +16,7 @@ from byolbench.cli.console import console
 from byolbench.data.catalog import CATALOG
 from byolbench.data.registry import split_name
 from byolbench.errors import ByolbenchError
-from byolbench.train.trainer import build_model
+from byolbench.train.trainer import build_model, view_side_for
 
 # Per image and step: online forward+backward of two views (3 forwards each) and the target's
 # forward of two views; each small view (multi-crop) adds an online forward+backward.
@@ -49,8 +49,9 @@ def compute_estimate(cell: Cell) -> tuple[str, str, str]:
     """(image side, optimizer steps, compute) of one cell, as the dry run prints them."""
     entry = CATALOG.get(split_name(cell.dataset)[0])
     size = cell.config.data.image_size or (entry.image_size if entry else 224)
+    views = view_side_for(cell.config.augment.view_size_fraction, size)  # pretraining views
     try:
-        flops = step_flops_per_image(cell, size)
+        flops = step_flops_per_image(cell, views)
     except (
         ByolbenchError,
         RuntimeError,
@@ -101,7 +102,7 @@ def show_dry_run(cells: Sequence[Cell], report: Preflight | None = None) -> None
     console.print(
         "\n[dim]* with one process; compute = 8 backbone forwards per image per step (online "
         "forward+backward of two views, target forward of two views; 3 more per small view "
-        "at its size), multiply-adds x 2[/]"
+        "at its size), at the pretraining views' side, multiply-adds x 2[/]"
     )
     if report is None:
         return

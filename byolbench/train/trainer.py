@@ -64,6 +64,7 @@ ON_DEVICE_MAX_BYTES = 8 * 1024**3
 # gradients that still overflow are not finite at any scale.
 MAX_SKIPPED_IN_A_ROW = 64
 UNPLANNED = 2**62
+MIN_VIEW_SIDE = 8  # the smallest pretraining view side augment.view_size_fraction gives
 
 
 class TrainingInterrupted(TrainingError):
@@ -109,6 +110,12 @@ def channels_last(views: tuple[Any, ...]) -> tuple[Any, ...]:
 def image_size_for(config: RunConfig, splits: DatasetSplits) -> int:
     """Training resolution: ``data.image_size`` or the dataset's own training size."""
     return config.data.image_size or splits.info.training_size
+
+
+def view_side_for(fraction: float, image_size: int) -> int:
+    """Side of the pretraining views: ``fraction`` of the training size, at least 8 px
+    (never above the training size; evaluation always uses the full size)."""
+    return min(image_size, max(MIN_VIEW_SIDE, round(fraction * image_size)))
 
 
 def build_model(config: RunConfig, image_size: int) -> BYOL:
@@ -266,9 +273,10 @@ class Trainer:
         acc = self.accelerator
         image_size = image_size_for(cfg, self.splits)
         raw, model, optimizer = self._prepare_model(image_size)
+        view_side = view_side_for(cfg.augment.view_size_fraction, image_size)
         augment = create_augmentation(
             cfg.augment.preset,
-            image_size,
+            view_side,
             self.splits.info.mean,
             self.splits.info.std,
             cfg.augment.crop_min_scale,
@@ -278,7 +286,7 @@ class Trainer:
         small_views = local_crops(
             augment,
             cfg.augment.local_crops,
-            local_size_for(cfg.augment.local_size, image_size),
+            local_size_for(cfg.augment.local_size, view_side),
             cfg.augment.local_crop_scale,
             cfg.augment.preset,
         )
@@ -317,10 +325,10 @@ class Trainer:
 
         def plan_cost(start: int, total: int) -> float:
             fraction = cfg.augment.progressive_fraction
-            return run_cost(start, total, progressive, image_size, fraction, at_least=shown)
+            return run_cost(start, total, progressive, view_side, fraction, at_least=shown)
 
         planner = self._budget_planner(state, plan_cost if progressive else None)
-        shown = 0 if progressive else image_size  # view side; views never shrink
+        shown = 0 if progressive else view_side  # views never shrink
 
         def budget_warmup(planned: int) -> int:
             return planned_warmup_steps(cfg.optim.warmup_epochs, cfg.train.epochs, planned)
@@ -361,14 +369,14 @@ class Trainer:
                     todo = batches.epoch(state.epoch, state.batch_in_epoch)
                     for indices in todo[: usable - state.batch_in_epoch]:
                         batch = images[indices.to(images.device)].to(acc.device, non_blocking=True)
-                        if shown < image_size:
+                        if shown < view_side:
                             shown = max(
                                 shown,
                                 view_size(
                                     state.step,
                                     total_steps,
                                     progressive,
-                                    image_size,
+                                    view_side,
                                     cfg.augment.progressive_fraction,
                                 ),
                             )
@@ -402,7 +410,7 @@ class Trainer:
                         state.step += 1
                         planned = None
                         if planner is not None:
-                            cost = (augment.image_size / image_size) ** 2 if progressive else 1.0
+                            cost = (augment.image_size / view_side) ** 2 if progressive else 1.0
                             planned = planner.after_step(state.step, cost)
                         if planned is not None:
                             total_steps = self._plan(planned, state, planner)

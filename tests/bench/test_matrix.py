@@ -79,6 +79,16 @@ def test_epochs_or_steps_the_user_sets_replace_the_quick_presets_budget(given, b
     (cell,) = expand(MatrixSpec(["resnet10t"], ["cifar10-mini"], preset="quick", **given))
     assert (cell.config.train.time_budget, cell.config.train.epochs) == (budget, epochs)
     assert cell.config.augment.progressive_min_size == 16
+    assert cell.config.augment.view_size_fraction == 0.75
+
+
+def test_the_quick_presets_smaller_views_are_for_convnets_only():
+    spec = MatrixSpec(["resnet18", "test_vit"], ["cifar10-mini"], preset="quick")
+    views = {
+        c.backbone: (c.config.augment.view_size_fraction, c.config.augment.progressive_min_size)
+        for c in expand(spec)
+    }
+    assert views == {"resnet18": (0.75, 16), "test_vit": (1.0, 0)}
 
 
 def test_the_quick_presets_widths_narrow_only_its_own_backbone():

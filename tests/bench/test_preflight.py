@@ -128,6 +128,19 @@ def test_patch_dropout_on_a_convnet_is_refused_before_any_cell(tmp_path, capsys)
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    "setting", ["augment.view_size_fraction=0.75", "augment.progressive_min_size=8"]
+)
+def test_views_smaller_than_the_images_of_a_vit_are_refused_before_any_cell(
+    setting, tmp_path, capsys
+):
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet,test_vit", setting)
+    assert code == 2 and len(lines) == 1, lines  # test_resnet takes them
+    assert f"{setting}: backbone 'test_vit' is a vision transformer" in lines[0]
+    assert "--set augment.progressive_min_size=0 --set augment.view_size_fraction=1" in lines[0]
+    assert not (tmp_path / "r").exists()
+
+
 def test_stage_widths_on_a_vit_or_of_the_wrong_count_are_refused_before_any_cell(tmp_path, capsys):
     code, lines = _run_on_mini(capsys, tmp_path, "test_resnet,test_vit", "model.channels=8,8,8,8")
     assert code == 2 and len(lines) == 1, lines  # test_resnet takes four widths

@@ -20,6 +20,7 @@ def test_the_race_runs_the_quick_preset_to_the_budget():
     assert config.train.time_budget == "10m" and config.train.seed == 3
     assert config.model.backbone == "resnet10t"
     assert config.augment.progressive_min_size == 16  # the preset's progressive resizing
+    assert config.augment.view_size_fraction == 0.75  # of 24 px views (images of 32 px)
     assert config.model.channels == (32, 64, 128, 256)  # and its half-width net
     assert race.engine_recipe(steps_per_epoch=100).channels == (32, 64, 128, 256)
 

@@ -29,6 +29,8 @@ VIT_RECIPE = {
     "byol.tau_base": 0.99,
     "model.global_pool": "avg",
     "model.patch_drop_rate": 0.5,
+    "augment.progressive_min_size": 0,
+    "augment.view_size_fraction": 1.0,
 }
 
 

@@ -21,3 +21,13 @@ def test_a_time_budget_shows_no_step_count_it_cannot_know():
     assert compute.endswith("GFLOP/img") and "PFLOP" not in compute
     size, steps, compute = compute_estimate(Cell(tiny_config()))
     assert steps.endswith(" optimizer steps*") and "PFLOP" in compute
+
+
+def test_the_estimate_counts_the_pretraining_views_at_their_side():
+    def gflop_per_image(fraction: float) -> float:
+        settings = {"model.backbone": "resnet18", "augment.view_size_fraction": fraction}
+        compute = compute_estimate(Cell(tiny_config(**settings, **{"data.image_size": 32})))[2]
+        return float(compute.split("(")[1].split()[0])  # "x PFLOP (y GFLOP/img)"
+
+    full, half = gflop_per_image(1.0), gflop_per_image(0.5)
+    assert 0.2 < half / full < 0.3  # a quarter of the pixels
