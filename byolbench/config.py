@@ -414,6 +414,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "augment.local_size": 0,
     "augment.local_crop_scale": [0.05, 0.4],
     "optim.predictor_lr_scale": 1.0,
+    "augment.view_size_fraction": 1.0,
 }
 
 
