@@ -37,17 +37,22 @@ def test_run_cost_is_the_sum_of_the_steps_pixels(start, total, min_size, fractio
     assert run_cost(start, total, min_size, 32, fraction) == pytest.approx(expected)
 
 
-def test_training_sees_small_views_first_and_full_views_last(monkeypatch, tiny_splits):
+@pytest.mark.parametrize(("fraction", "last"), [(1.0, 16), (0.75, 12)])
+def test_training_sees_small_views_first_and_full_views_last(
+    monkeypatch, tiny_splits, fraction, last
+):
+    """Views grow to the view side: the 16 px images' or ``augment.view_size_fraction``'s."""
     seen = record_view_sizes(monkeypatch)
     config = tiny_config(
         **{
             "train.epochs": 2,
             "augment.progressive_min_size": 8,
             "augment.progressive_fraction": 0.5,
+            "augment.view_size_fraction": fraction,
         }
     )
     Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
-    assert seen[0] == 8 and seen[-1] == 16 and seen == sorted(seen)
+    assert seen[0] == 8 and seen[-1] == last and seen == sorted(seen)
 
 
 def test_a_fixed_size_augmentation_is_refused(monkeypatch, tiny_splits):

@@ -22,20 +22,6 @@ def test_every_pretraining_view_takes_the_fraction(monkeypatch, tiny_splits):
     assert seen and set(seen) == {12}  # the images are 16 px
 
 
-def test_progressive_resizing_grows_the_views_to_the_fraction(monkeypatch, tiny_splits):
-    seen = record_view_sizes(monkeypatch)
-    config = tiny_config(
-        **{
-            "train.epochs": 2,
-            "augment.view_size_fraction": 0.75,
-            "augment.progressive_min_size": 8,
-            "augment.progressive_fraction": 0.5,
-        }
-    )
-    Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
-    assert seen[0] == 8 and seen[-1] == 12 and seen == sorted(seen)
-
-
 @pytest.mark.parametrize("fraction", ["0", "1.5", "-0.5"])
 def test_a_fraction_outside_zero_to_one_is_refused(fraction):
     with pytest.raises(ConfigError, match="augment.view_size_fraction"):
