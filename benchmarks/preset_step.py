@@ -1,0 +1,150 @@
+"""Speed of a preset's own training step, and what a ``--set`` lever changes about it.
+
+``throughput.py`` measures full-width networks at the full image size; the default
+``byolbench run`` trains the quick preset's half-width resnet10t on 24 px views. This script
+runs byolbench's real ``Trainer`` with a preset's recipe (fixed steps instead of its time
+budget, views at their final side: progressive resizing off) once as it is and once per
+``--set`` lever, each in a fresh process, one after the other, and prints per row: the seconds
+until the first timed step (model build, warm-up and any ``torch.compile`` compilation), the
+median step time and images/s of the timed steps, and the step's FLOPs against the bf16 (or
+fp32) matmul peak measured in the same process (MFU).
+
+    python benchmarks/preset_step.py                                   # quick preset as it is
+    python benchmarks/preset_step.py --set train.compile=true --set train.batch_size=32
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def _step_worker(args: dict[str, Any]) -> dict[str, Any]:
+    """Times ``args["steps"]`` trainer steps of the preset plus ``args["override"]``."""
+    import torch
+    from bench_lib.data import training_images
+    from bench_lib.measure import count_flops, matmul_peak, median
+
+    from byolbench.bench.presets import preset_overrides
+    from byolbench.config import RunConfig, parse_overrides
+    from byolbench.train.accel import make_accelerator
+    from byolbench.train.trainer import Trainer, image_size_for, view_side_for
+
+    overrides = {
+        **preset_overrides(args["preset"]),
+        "train.time_budget": "",
+        "train.epochs": 1000,
+        "train.max_steps": args["warmup"] + args["steps"] + 1,
+        "train.log_every": 1_000_000,
+        "augment.progressive_min_size": 0,
+        **parse_overrides([args["override"]] if args["override"] else []),
+    }
+    config = RunConfig().replace(overrides)
+    splits = training_images(10_000)
+    accelerator = make_accelerator(config.train.mixed_precision, cpu=True)
+    ticks: list[float] = []
+    started = time.perf_counter()
+    trainer = Trainer(
+        config,
+        splits,
+        accelerator,
+        None,
+        on_step=lambda *_: ticks.append(time.perf_counter()),
+    )
+    result = trainer.fit()
+    timed = ticks[args["warmup"] :]
+    step_seconds = median([b - a for a, b in zip(timed, timed[1:], strict=False)])
+    side = view_side_for(config.augment.view_size_fraction, image_size_for(config, splits))
+    batch = config.train.batch_size
+    x = torch.randn(batch, 3, side, side, device=accelerator.device)
+    if config.model.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def one_step() -> None:
+        with accelerator.autocast():
+            out = result.model(x, x)
+        out.loss.backward()
+
+    flops = count_flops(one_step)
+    dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
+    peak = matmul_peak(accelerator.device, dtype)
+    return {
+        "lever": args["override"] or "as the preset sets it",
+        "view": f"{side} px, batch {batch}",
+        "first_timed_step_s": ticks[args["warmup"]] - started,
+        "step_ms": 1000 * step_seconds,
+        "images_per_second": batch / step_seconds,
+        "mfu": flops / step_seconds / peak,
+        "peak_tflops": peak / 1e12,
+    }
+
+
+def _child(args: dict[str, Any], queue: Any) -> None:
+    queue.put(_step_worker(args))
+
+
+def _isolated(args: dict[str, Any]) -> dict[str, Any]:
+    """Runs one measurement in a fresh process (its own threads, memory and compile cache)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(args, queue))
+    process.start()
+    while True:
+        try:
+            row = queue.get(timeout=1.0)
+            break
+        except Empty as waited:
+            if not process.is_alive():
+                lever = args["override"] or "the preset as it is"
+                failed = f"the measurement of {lever} failed (see the traceback above)"
+                raise SystemExit(failed) from waited
+    process.join()
+    return row
+
+
+def main() -> None:
+    """Measures the preset as it is, then each ``--set`` lever, and prints one table."""
+    from bench_lib.measure import cpu_kind
+
+    from byolbench.bench.presets import PRESETS, preset_overrides
+    from byolbench.config import RunConfig, parse_overrides
+    from byolbench.errors import ConfigError
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps")
+    args = parser.parse_args()
+    try:
+        for item in args.set:  # a bad key or value stops here, before anything trains
+            RunConfig().replace({**preset_overrides(args.preset), **parse_overrides([item])})
+        if args.warmup < 1 or args.steps < 2:
+            raise ConfigError(f"--warmup {args.warmup} --steps {args.steps}: need >= 1 and >= 2")
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(f"cpu: {cpu_kind()}; preset {args.preset}, {args.steps} timed steps after {args.warmup}")
+    print("| lever | views | s to first timed step | step ms | images/s | MFU (peak TFLOP/s) |")
+    print("|---|---|---|---|---|---|")
+    for override in ["", *args.set]:
+        job = {"preset": args.preset, "override": override}
+        row = _isolated({**job, "warmup": args.warmup, "steps": args.steps})
+        print(
+            f"| {row['lever']} | {row['view']} | {row['first_timed_step_s']:.1f} "
+            f"| {row['step_ms']:.1f} | {row['images_per_second']:.1f} "
+            f"| {row['mfu']:.0%} ({row['peak_tflops']:.2f}) |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
