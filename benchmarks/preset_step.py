@@ -2,7 +2,7 @@
 
 ``throughput.py`` measures full-width networks at the full image size; the default
 ``byolbench run`` trains the quick preset's half-width resnet10t on 24 px views. This script
-runs byolbench's real ``Trainer`` with a preset's recipe (fixed steps instead of its time
+runs byolbench's real ``Trainer`` on the CPU with a preset's recipe (fixed steps instead of its time
 budget, views at their final side: progressive resizing off) once as it is and once per
 ``--set`` lever, each in a fresh process, one after the other, and prints per row: the seconds
 until the first timed step (model build, warm-up and any ``torch.compile`` compilation), the
@@ -16,11 +16,9 @@ fp32) matmul peak measured in the same process (MFU).
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -87,32 +85,10 @@ def _step_worker(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _child(args: dict[str, Any], queue: Any) -> None:
-    queue.put(_step_worker(args))
-
-
-def _isolated(args: dict[str, Any]) -> dict[str, Any]:
-    """Runs one measurement in a fresh process (its own threads, memory and compile cache)."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_child, args=(args, queue))
-    process.start()
-    while True:
-        try:
-            row = queue.get(timeout=1.0)
-            break
-        except Empty as waited:
-            if not process.is_alive():
-                lever = args["override"] or "the preset as it is"
-                failed = f"the measurement of {lever} failed (see the traceback above)"
-                raise SystemExit(failed) from waited
-    process.join()
-    return row
-
-
 def main() -> None:
     """Measures the preset as it is, then each ``--set`` lever, and prints one table."""
     from bench_lib.measure import cpu_kind
+    from throughput import _run_isolated
 
     from byolbench.bench.presets import PRESETS, preset_overrides
     from byolbench.config import RunConfig, parse_overrides
@@ -137,7 +113,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for override in ["", *args.set]:
         job = {"preset": args.preset, "override": override}
-        row = _isolated({**job, "warmup": args.warmup, "steps": args.steps})
+        row = _run_isolated(_step_worker, {**job, "warmup": args.warmup, "steps": args.steps})
         print(
             f"| {row['lever']} | {row['view']} | {row['first_timed_step_s']:.1f} "
             f"| {row['step_ms']:.1f} | {row['images_per_second']:.1f} "

@@ -28,6 +28,7 @@ import multiprocessing as mp
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -214,7 +215,14 @@ def _run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
     queue = ctx.Queue()
     process = ctx.Process(target=_child, args=(fn, args, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty as waited:  # a child that died never puts its result
+            if not process.is_alive():
+                failed = f"{fn.__name__} failed in its process (see the traceback above)"
+                raise SystemExit(failed) from waited
     process.join()
     return result
 
