@@ -2,12 +2,12 @@
 
 ``throughput.py`` measures full-width networks at the full image size; the default
 ``byolbench run`` trains the quick preset's half-width resnet10t on 24 px views. This script
-runs byolbench's real ``Trainer`` on the CPU with a preset's recipe (fixed steps instead of its time
-budget, views at their final side: progressive resizing off) once as it is and once per
-``--set`` lever, each in a fresh process, one after the other, and prints per row: the seconds
-until the first timed step (model build, warm-up and any ``torch.compile`` compilation), the
-median step time and images/s of the timed steps, and the step's FLOPs against the bf16 (or
-fp32) matmul peak measured in the same process (MFU).
+runs byolbench's real ``Trainer`` on the CPU with a preset's recipe (fixed steps instead of
+its time budget, views at their final side: progressive resizing off) once as it is and once
+per ``--set`` lever, each in a fresh process, one after the other, and prints per row: the
+seconds until the first timed step (model build, warm-up and any ``torch.compile``
+compilation), the median step time and images/s of the timed steps, and the step's FLOPs
+against the bf16 (or fp32) matmul peak measured in the same process (MFU).
 
     python benchmarks/preset_step.py                                   # quick preset as it is
     python benchmarks/preset_step.py --set train.compile=true --set train.batch_size=32
@@ -27,9 +27,8 @@ sys.path.insert(0, str(HERE))
 
 def _step_worker(args: dict[str, Any]) -> dict[str, Any]:
     """Times ``args["steps"]`` trainer steps of the preset plus ``args["override"]``."""
-    import torch
     from bench_lib.data import training_images
-    from bench_lib.measure import count_flops, matmul_peak, median
+    from bench_lib.measure import byol_step_flops_and_peak, median
 
     from byolbench.bench.presets import preset_overrides
     from byolbench.config import RunConfig, parse_overrides
@@ -62,18 +61,9 @@ def _step_worker(args: dict[str, Any]) -> dict[str, Any]:
     step_seconds = median([b - a for a, b in zip(timed, timed[1:], strict=False)])
     side = view_side_for(config.augment.view_size_fraction, image_size_for(config, splits))
     batch = config.train.batch_size
-    x = torch.randn(batch, 3, side, side, device=accelerator.device)
-    if config.model.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-
-    def one_step() -> None:
-        with accelerator.autocast():
-            out = result.model(x, x)
-        out.loss.backward()
-
-    flops = count_flops(one_step)
-    dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
-    peak = matmul_peak(accelerator.device, dtype)
+    flops, peak = byol_step_flops_and_peak(
+        result.model, accelerator, batch, side, config.model.channels_last
+    )
     return {
         "lever": args["override"] or "as the preset sets it",
         "view": f"{side} px, batch {batch}",

@@ -56,8 +56,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     from bench_lib.data import training_images
     from bench_lib.measure import (
         StepClock,
-        count_flops,
-        matmul_peak,
+        byol_step_flops_and_peak,
         median,
         peak_memory_mb,
         synchronize,
@@ -93,19 +92,13 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     rates = clock.window_rates(args["batch_size"], args["warmup"], args["window"])
     images_per_second = median(rates)
 
-    model = result.model
-    x = torch.randn(args["batch_size"], 3, args["image_size"], args["image_size"], device=device)
-    if config.model.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-
-    def one_step() -> None:
-        with accelerator.autocast():
-            out = model(x, x)
-        out.loss.backward()
-
-    flops = count_flops(one_step)
-    dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
-    peak = matmul_peak(device, dtype)
+    flops, peak = byol_step_flops_and_peak(
+        result.model,
+        accelerator,
+        args["batch_size"],
+        args["image_size"],
+        config.model.channels_last,
+    )
     step_seconds = args["batch_size"] / images_per_second
     return {
         "impl": "byolbench" if variant == "default" else f"byolbench ({variant})",

@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -66,6 +67,25 @@ def count_flops(step: Callable[[], None]) -> int:
     with FlopCounterMode(display=False) as counter:
         step()
     return int(counter.get_total_flops())
+
+
+def byol_step_flops_and_peak(
+    model: torch.nn.Module, accelerator: Any, batch: int, side: int, channels_last: bool
+) -> tuple[int, float]:
+    """FLOPs of one BYOL forward and backward on two ``side`` px views of ``batch`` images,
+    and the matmul peak (FLOP/s) measured now in the step's dtype: the two halves of MFU."""
+    x = torch.randn(batch, 3, side, side, device=accelerator.device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def one_step() -> None:
+        with accelerator.autocast():
+            out = model(x, x)
+        out.loss.backward()
+
+    flops = count_flops(one_step)
+    dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
+    return flops, matmul_peak(accelerator.device, dtype)
 
 
 def peak_memory_mb(device: torch.device) -> float:
