@@ -14,11 +14,16 @@ folder.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_lib.isolated import run_isolated  # noqa: E402
 
 
 class _NoMemory:
@@ -31,14 +36,15 @@ def _anonymous(process: Any) -> int:
     return int(info.rss - info.shared)
 
 
-def _load(folder: str, data_dir: str, image_size: int, mapped: bool, queue: Any) -> None:
+def _load(job: dict[str, Any]) -> tuple[int, float, float, float]:
     """Loads the folder once in this fresh process and reports what it cost."""
     import psutil
     import torch
 
     from byolbench.data import load_dataset
 
-    if mapped:
+    folder, data_dir, image_size = job["folder"], job["data_dir"], job["image_size"]
+    if job["mapped"]:
         psutil.virtual_memory = lambda: _NoMemory()  # type: ignore[assignment]
     process = psutil.Process()
     before = _anonymous(process)
@@ -53,17 +59,7 @@ def _load(folder: str, data_dir: str, image_size: int, mapped: bool, queue: Any)
         start = time.perf_counter()
         images[indices]
         times.append(time.perf_counter() - start)
-    queue.put((len(images), seconds, added, 1000 * statistics.median(times)))
-
-
-def _in_fresh_process(*args: Any) -> tuple[int, float, float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    worker = context.Process(target=_load, args=(*args, queue))
-    worker.start()
-    result = queue.get()
-    worker.join()
-    return result
+    return len(images), seconds, added, 1000 * statistics.median(times)
 
 
 def main() -> None:
@@ -79,9 +75,14 @@ def main() -> None:
     ]
     for mapped in (False, True):
         with tempfile.TemporaryDirectory() as data_dir:
-            settings = (args.folder, data_dir, args.image_size, mapped)
-            count, first_s, first_mib, _ = _in_fresh_process(*settings)
-            _, cached_s, cached_mib, gather_ms = _in_fresh_process(*settings)
+            job = {
+                "folder": args.folder,
+                "data_dir": data_dir,
+                "image_size": args.image_size,
+                "mapped": mapped,
+            }
+            count, first_s, first_mib, _ = run_isolated(_load, job)
+            _, cached_s, cached_mib, gather_ms = run_isolated(_load, job)
         mode = "memory-mapped" if mapped else "in memory"
         lines.append(
             f"| {mode} | {count} | {first_s:.1f} | {first_mib:.0f} | {cached_s:.1f} | "

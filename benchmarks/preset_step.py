@@ -77,8 +77,8 @@ def _step_worker(args: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Measures the preset as it is, then each ``--set`` lever, and prints one table."""
+    from bench_lib.isolated import run_isolated
     from bench_lib.measure import cpu_kind
-    from throughput import _run_isolated
 
     from byolbench.bench.presets import PRESETS, preset_overrides
     from byolbench.config import RunConfig, parse_overrides
@@ -103,7 +103,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for override in ["", *args.set]:
         job = {"preset": args.preset, "override": override}
-        row = _run_isolated(_step_worker, {**job, "warmup": args.warmup, "steps": args.steps})
+        row = run_isolated(_step_worker, {**job, "warmup": args.warmup, "steps": args.steps})
         print(
             f"| {row['lever']} | {row['view']} | {row['first_timed_step_s']:.1f} "
             f"| {row['step_ms']:.1f} | {row['images_per_second']:.1f} "

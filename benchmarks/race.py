@@ -38,7 +38,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import multiprocessing as mp
 import platform
 import re
 import sys
@@ -49,6 +48,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from bench_lib.isolated import run_isolated  # noqa: E402
 
 CONTENDERS = ("byolbench", "lightly-engine", "lightly-docs")
 KNN_K = 200
@@ -154,6 +155,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
         "backbone": config.model.backbone,
         "small_image_stem": config.model.small_image_stem,
         "channels": list(config.model.channels),
+        "stem_width": config.model.stem_width,
         "recipe": f"quick preset ({config.optim.name}, batch {config.train.batch_size}, "
         f"{'fp32' if accelerator.mixed_precision == 'no' else accelerator.mixed_precision}"
         + _views(config, int(splits.test.images.shape[-1]))
@@ -211,6 +213,8 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(args["seed"])
     stem = args.get("small_image_stem", DEFAULT_STEM)
     widths = {"channels": tuple(args["channels"])} if args.get("channels") else {}
+    if args.get("stem_width"):
+        widths["stem_width"] = args["stem_width"]
     backbone = create_backbone(
         args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem, **widths
     )
@@ -219,6 +223,7 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
         "backbone": args["backbone"],
         "small_image_stem": stem,
         "channels": list(args.get("channels") or []),
+        "stem_width": args.get("stem_width") or 0,
         "knn_top1": top1,
         "eval_seconds": eval_seconds,
     }
@@ -226,13 +231,16 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
 
 def net_options(result: dict[str, Any]) -> dict[str, Any]:
     """What a lever changed in the network ``result`` trained beyond its timm name: the stem
-    (``model.small_image_stem``) and the stage widths (``model.channels``)."""
+    (``model.small_image_stem``, ``model.stem_width``) and the stage widths
+    (``model.channels``)."""
     options: dict[str, Any] = {}
     stem = result.get("small_image_stem", DEFAULT_STEM)
     if stem != DEFAULT_STEM:
         options["small_image_stem"] = stem
     if result.get("channels"):
         options["channels"] = list(result["channels"])
+    if result.get("stem_width"):
+        options["stem_width"] = result["stem_width"]
     return options
 
 
@@ -245,6 +253,8 @@ def random_init_name(result: dict[str, Any], seed: int) -> str:
         net += f"-stem-{options['small_image_stem']}"
     if "channels" in options:
         net += "-c" + "-".join(str(c) for c in options["channels"])
+    if "stem_width" in options:
+        net += f"-sw{options['stem_width']}"
     return f"random-{net}-s{seed}.json"
 
 
@@ -256,6 +266,8 @@ def net_label(row: dict[str, Any]) -> str:
         changes.append(f"stem {options['small_image_stem']}")
     if "channels" in options:
         changes.append("channels " + ",".join(str(c) for c in options["channels"]))
+    if "stem_width" in options:
+        changes.append(f"stem width {options['stem_width']}")
     return f"{row['backbone']} ({', '.join(changes)})" if changes else row["backbone"]
 
 
@@ -264,21 +276,6 @@ WORKERS = {
     "lightly-engine": _lightly_worker,
     "lightly-docs": _lightly_worker,
 }
-
-
-def _child(fn: Any, args: dict[str, Any], queue: Any) -> None:
-    queue.put(fn(args))
-
-
-def run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
-    """``fn(args)`` in a fresh, non-daemonic process (it may start DataLoader workers)."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_child, args=(fn, args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def recipe_key(

@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from bench_lib.isolated import run_isolated  # noqa: E402
 
 MODELS = {
     "resnet18": ("resnet18", 32),
@@ -197,29 +197,6 @@ def _config(
     return RunConfig().replace(overrides)
 
 
-def _child(fn: Any, args: dict[str, Any], queue: Any) -> None:
-    queue.put(fn(args))
-
-
-def _run_isolated(fn: Any, args: dict[str, Any]) -> dict[str, Any]:
-    """Runs ``fn(args)`` in a fresh (non-daemonic, so it may start DataLoader workers)
-    process and returns its result."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=_child, args=(fn, args, queue))
-    process.start()
-    while True:
-        try:
-            result = queue.get(timeout=1.0)
-            break
-        except Empty as waited:  # a child that died never puts its result
-            if not process.is_alive():
-                failed = f"{fn.__name__} failed in its process (see the traceback above)"
-                raise SystemExit(failed) from waited
-    process.join()
-    return result
-
-
 def _environment(device: str, precision: str) -> dict[str, str]:
     import platform
 
@@ -325,8 +302,8 @@ def main() -> None:
             "images": args.images,
         }
         variants = LEVERS if args.levers else ("default",)
-        measured = [_run_isolated(_byolbench_worker, {**common, "variant": v}) for v in variants]
-        peer = None if args.no_peer else _run_isolated(_lightly_worker, common)
+        measured = [run_isolated(_byolbench_worker, {**common, "variant": v}) for v in variants]
+        peer = None if args.no_peer else run_isolated(_lightly_worker, common)
         for row in measured + ([peer] if peer else []):
             row["model"] = f"{model} @ {size}px"
             if peer and row is not peer:

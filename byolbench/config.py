@@ -106,6 +106,11 @@ class ModelConfig:
         channels: Stage widths of a timm ResNet (timm's ``channels``), e.g. ``32,64,128,256``
             for a half-width resnet10t: about a quarter of the arithmetic per image. Empty
             keeps the model's own widths.
+        stem_width: Width of a timm ResNet's deep stem (timm's ``stem_width``; resnet10t: 32),
+            which makes the stem's output, and so the first stage's input, twice as wide.
+            ``16`` matches a half-width resnet10t's first stage (32) and saves its 1x1
+            shortcut. Only ResNets with a deep stem (``resnet10t``, ``resnet26d``, ...) take
+            it. 0 keeps the model's own.
     """
 
     backbone: str = "resnet18"
@@ -120,6 +125,7 @@ class ModelConfig:
     global_pool: str = ""
     patch_drop_rate: float = 0.0
     channels: tuple[int, ...] = ()
+    stem_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,9 +163,14 @@ class ByolConfig:
     Attributes:
         tau_base: Starting EMA rate of the target; it rises to 1.0 on a cosine schedule
             over the optimizer steps.
+        fuse_views: Send both views through each network in one pass of twice the batch
+            (BatchNorm statistics over both views, as byol-pytorch does) instead of one pass
+            per view (the reference implementation). Larger convolutions run faster on CPUs
+            at small views; the loss and the EMA are unchanged.
     """
 
     tau_base: float = 0.996
+    fuse_views: bool = False
 
 
 @dataclass(frozen=True)
@@ -410,6 +421,8 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "model.global_pool": "",
     "model.patch_drop_rate": 0.0,
     "model.channels": [],
+    "model.stem_width": 0,
+    "byol.fuse_views": False,
     "augment.local_crops": 0,
     "augment.local_size": 0,
     "augment.local_crop_scale": [0.05, 0.4],

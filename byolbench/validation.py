@@ -105,6 +105,12 @@ def _rules() -> list[Rule]:
             "empty (the model's own) or one integer >= 1 per stage",
             "32,64,128,256",
         ),
+        Rule(
+            "model.stem_width",
+            at_least(0),
+            "0 (the model's own) or an integer >= 1",
+            "16",
+        ),
         Rule("optim.name", choice(OPTIMIZER_CHOICES), ", ".join(OPTIMIZER_CHOICES)),
         Rule("optim.lr", above(0), "a finite number > 0"),
         Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),

@@ -157,14 +157,14 @@ def _image_size_problem(cell: Cell, facts: DatasetFacts) -> str:
 
 
 def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
-    """Whether the backbone takes ``model.global_pool``, ``model.patch_drop_rate`` and
-    ``model.channels``."""
+    """Whether the backbone takes ``model.global_pool``, ``model.patch_drop_rate``,
+    ``model.channels`` and ``model.stem_width``."""
     model = cell.config.model
     kwargs = model_kwargs(cell.config)
     size = cell.config.data.image_size or facts.image_size
     if not kwargs or not size or not 0 <= model.patch_drop_rate < 1:
         return ""  # an out-of-range rate is reported by the range checks
-    if any(width < 1 for width in model.channels):
+    if any(width < 1 for width in model.channels) or model.stem_width < 0:
         return ""  # and so is a width below 1
     if model.patch_drop_rate and model_kwargs_problem(
         cell.backbone, size, patch_drop_rate=model.patch_drop_rate
@@ -184,6 +184,16 @@ def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
                 f"model.channels={','.join(map(str, model.channels))}: backbone "
                 f"{cell.backbone!r} takes no stage widths; they work with timm ResNets "
                 "(resnet10t, resnet18, resnet50, ...); use --set model.channels= for its own"
+            )
+    if problem and model.stem_width:
+        stem = model_kwargs_problem(cell.backbone, size, stem_width=model.stem_width)
+        if stem.startswith("model.stem_width="):
+            return stem
+        if stem:
+            return (
+                f"model.stem_width={model.stem_width}: backbone {cell.backbone!r} takes no stem "
+                "width; it works with timm ResNets whose stem is deep (resnet10t, resnet26d, "
+                "...); use --set model.stem_width=0 for its own"
             )
     if problem and model.global_pool:
         return (

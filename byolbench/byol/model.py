@@ -47,6 +47,8 @@ class BYOL(nn.Module):
         projector_dim: Output width of projector and predictor.
         predictor_hidden_dim: Hidden width of the predictor.
         use_predictor: Without a predictor BYOL collapses; only for demonstrations.
+        fuse_views: Both views through each network in one pass of twice the batch, so
+            BatchNorm normalises over both views (``byol.fuse_views``); off: one pass per view.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class BYOL(nn.Module):
         projector_dim: int = 256,
         predictor_hidden_dim: int = 4096,
         use_predictor: bool = True,
+        fuse_views: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -70,6 +73,7 @@ class BYOL(nn.Module):
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
         self.feature_dim = feature_dim
         self.projector_dim = projector_dim
+        self.fuse_views = fuse_views
 
     def online_parameters(self) -> list[nn.Parameter]:
         """Parameters the optimizer updates: online backbone, projector and predictor."""
@@ -92,19 +96,30 @@ class BYOL(nn.Module):
         """Computes the BYOL loss for two augmented views of the same images.
 
         Each view goes through each network in its own pass, so BatchNorm statistics are
-        per view as in the reference implementation. Small views (``local_views``, multi-crop)
-        go through the online network only, all in one pass, and are regressed onto both
-        target projections (``multicrop_byol_loss``).
+        per view as in the reference implementation; with ``fuse_views`` both views share one
+        pass of twice the batch. Small views (``local_views``, multi-crop) go through the
+        online network only, all in one pass, and are regressed onto both target projections
+        (``multicrop_byol_loss``).
         """
-        f1 = self.backbone(view1)
-        f2 = self.backbone(view2)
-        z1 = self.projector(f1)
-        z2 = self.projector(f2)
-        p1 = self.predictor(z1)
-        p2 = self.predictor(z2)
-        with torch.no_grad():
-            t1 = self.target_projector(self.target_backbone(view1))
-            t2 = self.target_projector(self.target_backbone(view2))
+        if self.fuse_views:
+            both = torch.cat((view1, view2))
+            f = self.backbone(both)
+            f1, f2 = f.chunk(2)
+            z = self.projector(f)
+            z1, z2 = z.chunk(2)
+            p1, p2 = self.predictor(z).chunk(2)
+            with torch.no_grad():
+                t1, t2 = self.target_projector(self.target_backbone(both)).chunk(2)
+        else:
+            f1 = self.backbone(view1)
+            f2 = self.backbone(view2)
+            z1 = self.projector(f1)
+            z2 = self.projector(f2)
+            p1 = self.predictor(z1)
+            p2 = self.predictor(z2)
+            with torch.no_grad():
+                t1 = self.target_projector(self.target_backbone(view1))
+                t2 = self.target_projector(self.target_backbone(view2))
         if local_views:
             batch = view1.shape[0]
             local = self.predictor(self.projector(self.backbone(torch.cat(list(local_views)))))

@@ -214,6 +214,8 @@ def _create_timm(
         ) from exc
     if "channels" in timm_kwargs and isinstance(model, timm.models.ResNet):
         _check_stage_widths(arch, model, tuple(timm_kwargs["channels"]))
+    if "stem_width" in timm_kwargs:
+        _check_deep_stem(arch, model, timm_kwargs["stem_width"])
     cifar_stem = False
     if small and isinstance(model, timm.models.ResNet):
         _replace_resnet_stem(model, in_chans)
@@ -247,6 +249,16 @@ def _check_stage_widths(arch: str, model: nn.Module, channels: tuple[int, ...]) 
         raise ConfigError(
             f"model.channels={widths}: {arch!r} has {stages} stages, so it takes {stages} "
             f"widths (e.g. {','.join(str(32 * 2**i) for i in range(stages))})"
+        )
+
+
+def _check_deep_stem(arch: str, model: nn.Module, stem_width: int) -> None:
+    """timm ignores ``stem_width`` where a ResNet's stem is one 7x7 conv: refuse it there."""
+    if isinstance(model, timm.models.ResNet) and not isinstance(model.conv1, nn.Sequential):
+        raise ConfigError(
+            f"model.stem_width={stem_width}: {arch!r} has a one-conv stem, which timm builds "
+            "64 wide whatever the stem width; it works with ResNets whose stem is deep "
+            "(resnet10t, resnet26d, ...); drop --set model.stem_width"
         )
 
 
@@ -330,6 +342,8 @@ def model_kwargs(config: RunConfig) -> dict[str, Any]:
         kwargs["patch_drop_rate"] = config.model.patch_drop_rate
     if config.model.channels:
         kwargs["channels"] = tuple(config.model.channels)
+    if config.model.stem_width:
+        kwargs["stem_width"] = config.model.stem_width
     return kwargs
 
 

@@ -134,6 +134,7 @@ def build_model(config: RunConfig, image_size: int) -> BYOL:
         projector_dim=config.model.projector_dim,
         predictor_hidden_dim=config.model.predictor_hidden_dim,
         use_predictor=config.model.use_predictor,
+        fuse_views=config.byol.fuse_views,
     )
 
 

@@ -156,6 +156,18 @@ def test_stage_widths_on_a_vit_or_of_the_wrong_count_are_refused_before_any_cell
     assert not (tmp_path / "r").exists()
 
 
+def test_a_stem_width_where_no_deep_stem_takes_it_is_refused_before_any_cell(tmp_path, capsys):
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet,test_vit", "model.stem_width=8")
+    assert code == 2 and len(lines) == 1, lines  # test_resnet's stem is deep
+    assert "model.stem_width=8: backbone 'test_vit' takes no stem width" in lines[0]
+    assert "--set model.stem_width=0" in lines[0]
+    code, lines = _run_on_mini(capsys, tmp_path, "resnet18", "model.stem_width=8")
+    assert code == 2 and "'resnet18' has a one-conv stem" in lines[0], lines
+    code, lines = _run_on_mini(capsys, tmp_path, "test_resnet", "model.stem_width=-1")
+    assert code == 2 and "model.stem_width" in lines[0] and "integer >= 1" in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
 def test_dataset_missing_offline_is_found_before_any_cell(tmp_path, capsys):
     code, lines, _ = _run(
         capsys,

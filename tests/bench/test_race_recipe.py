@@ -114,6 +114,13 @@ def test_a_narrower_net_is_compared_with_its_own_net_at_random_init(tmp_path):
     assert race.net_options(plain) == {} and race.net_label(plain) == "resnet10t"
 
 
+def test_a_narrower_stem_is_compared_with_its_own_net_at_random_init():
+    narrow = {"backbone": "resnet10t", "channels": [32, 64, 128, 256], "stem_width": 16}
+    assert race.random_init_name(narrow, 1) == "random-resnet10t-c32-64-128-256-sw16-s1.json"
+    assert race.net_label(narrow) == "resnet10t (channels 32,64,128,256, stem width 16)"
+    assert race.net_options({**narrow, "stem_width": 0}) == {"channels": [32, 64, 128, 256]}
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_lightlys_loop_gets_bf16_only_where_the_cpu_computes_it(native, monkeypatch):
     from byolbench.train import precision

@@ -89,3 +89,31 @@ def test_projection_std_is_healthy_at_init_and_zero_when_collapsed():
     model.eval()  # identical inputs and fixed BN statistics give identical projections
     out = model(same, same)
     assert out.projection_std.item() < 1e-3
+
+
+def test_fused_views_are_one_pass_with_batchnorm_over_both_views():
+    from byolbench.byol.loss import symmetric_byol_loss
+
+    separate, fused = _byol(), _byol()
+    fused.fuse_views = True
+    view1, view2 = _views()
+    out = fused(view1, view2)
+    both = torch.cat((view1, view2))  # what one pass of twice the batch computes
+    p1, p2 = separate.predictor(separate.projector(separate.backbone(both))).chunk(2)
+    with torch.no_grad():
+        t1, t2 = separate.target_projector(separate.target_backbone(both)).chunk(2)
+    torch.testing.assert_close(out.loss, symmetric_byol_loss(p1, p2, t1, t2))
+    width = backbone_spec(fused.backbone).num_features
+    assert [tuple(f.shape) for f in out.features] == [(8, width), (8, width)]
+    per_view = _byol()(view1, view2).loss  # BatchNorm per view: another loss
+    assert not torch.allclose(out.loss, per_view)
+    separate.eval(), fused.eval()  # running statistics: the passes no longer matter
+    torch.testing.assert_close(fused(view1, view2).loss, separate(view1, view2).loss)
+
+
+def test_fused_views_train_only_the_online_network():
+    model = _byol()
+    model.fuse_views = True
+    model(*_views()).loss.backward()
+    assert all(p.grad is None for p in model.target_parameters())
+    assert all(p.grad is not None for p in model.online_parameters())

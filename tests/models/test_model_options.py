@@ -99,3 +99,32 @@ def test_stage_widths_must_name_every_stage():
         "model.channels=32,64,128: 'resnet10t' has 4 stages, so it takes 4 widths "
         "(e.g. 32,64,128,256)"
     )
+
+
+def test_a_stem_width_narrows_a_deep_stem_and_survives_a_rebuild():
+    config = from_dict(
+        {"model": {"backbone": "resnet10t", "channels": "32,64,128,256", "stem_width": 16}}
+    )
+    model = build_model(config, 32)
+    assert model.backbone.conv1.out_channels == 32  # the small-image stem: twice the width
+    assert model.backbone.layer1[0].downsample is None  # no shortcut conv from 64 to 32
+    spec = backbone_spec(model.backbone)
+    assert spec.timm_kwargs["stem_width"] == 16
+    rebuilt = build_backbone(spec).eval()
+    rebuilt.load_state_dict(model.backbone.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(rebuilt(x), model.backbone.eval()(x))
+    plain = from_dict({"model": {"backbone": "resnet10t", "channels": "32,64,128,256"}})
+    assert config.config_hash() != plain.config_hash()
+    assert plain.config_hash() == plain.replace({"model.stem_width": 0}).config_hash()
+
+
+def test_a_stem_width_on_a_one_conv_stem_is_refused():
+    # timm builds resnet18's 7x7 stem 64 wide whatever stem_width says
+    problem = model_kwargs_problem("resnet18", 32, stem_width=16)
+    assert problem == (
+        "model.stem_width=16: 'resnet18' has a one-conv stem, which timm builds 64 wide "
+        "whatever the stem width; it works with ResNets whose stem is deep (resnet10t, "
+        "resnet26d, ...); drop --set model.stem_width"
+    )
+    assert model_kwargs_problem("resnet10t", 32, stem_width=16) == ""
