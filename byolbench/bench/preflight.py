@@ -176,31 +176,44 @@ def _model_kwargs_problem(cell: Cell, facts: DatasetFacts) -> str:
         )
     problem = model_kwargs_problem(cell.backbone, size, **kwargs)
     if problem and model.channels:
-        widths = model_kwargs_problem(cell.backbone, size, channels=model.channels)
-        if widths.startswith("model.channels="):
-            return widths
+        widths = _resnet_option_problem(
+            cell,
+            size,
+            ("channels", model.channels, ",".join(map(str, model.channels))),
+            "takes no stage widths; they work with timm ResNets (resnet10t, resnet18, "
+            "resnet50, ...); use --set model.channels= for its own",
+        )
         if widths:
-            return (
-                f"model.channels={','.join(map(str, model.channels))}: backbone "
-                f"{cell.backbone!r} takes no stage widths; they work with timm ResNets "
-                "(resnet10t, resnet18, resnet50, ...); use --set model.channels= for its own"
-            )
+            return widths
     if problem and model.stem_width:
-        stem = model_kwargs_problem(cell.backbone, size, stem_width=model.stem_width)
-        if stem.startswith("model.stem_width="):
-            return stem
+        stem = _resnet_option_problem(
+            cell,
+            size,
+            ("stem_width", model.stem_width, str(model.stem_width)),
+            "takes no stem width; it works with timm ResNets whose stem is deep (resnet10t, "
+            "resnet26d, ...); use --set model.stem_width=0 for its own",
+        )
         if stem:
-            return (
-                f"model.stem_width={model.stem_width}: backbone {cell.backbone!r} takes no stem "
-                "width; it works with timm ResNets whose stem is deep (resnet10t, resnet26d, "
-                "...); use --set model.stem_width=0 for its own"
-            )
+            return stem
     if problem and model.global_pool:
         return (
             f"model.global_pool={model.global_pool!r}: backbone {cell.backbone!r} does not "
             f"pool that way ({problem[:120]}); use --set model.global_pool= for its own"
         )
     return problem
+
+
+def _resnet_option_problem(
+    cell: Cell, size: int, option: tuple[str, object, str], refusal: str
+) -> str:
+    """The problem of one ResNet-only option ``(name, value, as the user wrote it)`` alone:
+    the model's own message where it names the option (a count or a stem it refuses), else
+    ``refusal`` for a backbone that takes no such option; ``""`` when it takes it."""
+    name, value, shown = option
+    alone = model_kwargs_problem(cell.backbone, size, **{name: value})
+    if not alone or alone.startswith(f"model.{name}="):
+        return alone
+    return f"model.{name}={shown}: backbone {cell.backbone!r} {refusal}"
 
 
 def view_size_problem(cell: Cell) -> str:
