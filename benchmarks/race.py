@@ -75,13 +75,15 @@ def quick_config(budget: str, seed: int, overrides: dict[str, str] | None = None
 
 
 def _views(config: Any, image_size: int) -> str:
-    """The recipe label's note on the pretraining views (their side and progressive resizing)."""
+    """The recipe label's note on the pretraining views (their side, progressive resizing and
+    whether both go through a network in one pass)."""
     from byolbench.train.trainer import view_side_for
 
     side = view_side_for(config.augment.view_size_fraction, image_size)
     start = config.augment.progressive_min_size
     sized = f", {side} px views of {image_size} px images" if side < image_size else ""
-    return sized + (f", views growing from {start} px" if start else "")
+    growing = f", views growing from {start} px" if start else ""
+    return sized + growing + (", both views in one pass" if config.byol.fuse_views else "")
 
 
 def engine_recipe(steps_per_epoch: int) -> Any:
@@ -353,6 +355,7 @@ def _cached(path: Path, compute: Any) -> dict[str, Any]:
 def _environment() -> dict[str, str]:
     import timm
     import torch
+    from bench_lib.measure import cpu_kind
 
     import byolbench
 
@@ -362,18 +365,9 @@ def _environment() -> dict[str, str]:
         lightly_version = lightly.__version__
     except ImportError:
         lightly_version = "not installed"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        amx = "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        amx = False
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{cpu}, {torch.get_num_threads()} threads, AMX-BF16: {'yes' if amx else 'no'}",
+        "cpu": f"{cpu_kind()}, {torch.get_num_threads()} threads",
         "python": platform.python_version(),
         "torch": torch.__version__,
         "timm": timm.__version__,

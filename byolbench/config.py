@@ -166,7 +166,7 @@ class ByolConfig:
         fuse_views: Send both views through each network in one pass of twice the batch
             (BatchNorm statistics over both views, as byol-pytorch does) instead of one pass
             per view (the reference implementation). Larger convolutions run faster on CPUs
-            at small views; the loss and the EMA are unchanged.
+            at small views; the loss and the EMA are unchanged. The quick preset turns it on.
     """
 
     tau_base: float = 0.996

@@ -102,6 +102,17 @@ def test_the_quick_presets_widths_narrow_only_its_own_backbone():
     assert expand(spec)[0].config.model.channels == ()  # the full-width net
 
 
+def test_the_quick_preset_fuses_the_views_and_the_reference_presets_do_not():
+    quick = MatrixSpec(["resnet10t", "test_vit"], ["cifar10-mini"], preset="quick")
+    assert all(c.config.byol.fuse_views for c in expand(quick))
+    for preset in ("paper", "standard"):
+        (cell,) = expand(MatrixSpec(["resnet18"], ["cifar10"], preset=preset))
+        assert not cell.config.byol.fuse_views  # one pass per view, as the reference
+    off = MatrixSpec(["resnet10t"], ["cifar10-mini"], preset="quick")
+    off.sets = {"byol.fuse_views": "false"}
+    assert not expand(off)[0].config.byol.fuse_views
+
+
 def test_a_preset_without_a_budget_keeps_none():
     spec = MatrixSpec(["resnet18"], ["cifar10"], preset="standard", cli={"train.epochs": 3})
     assert expand(spec)[0].config.train.time_budget == ""

@@ -16,7 +16,9 @@ views the Trainer drew (captured, so both see identical inputs). It implements f
   cosine decay to 0 over the run;
 * the target: ``tau_k = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2`` and
   ``target <- tau_k target + (1 - tau_k) online`` for parameters only, after the online
-  update; target BatchNorm keeps its own running statistics.
+  update; target BatchNorm keeps its own running statistics;
+* each view through each network in its own pass (BatchNorm statistics per view), or with
+  ``byol.fuse_views`` (the quick preset's) both views in one pass of twice the batch.
 
 Three steps are compared to float32 tolerance: every online and target tensor (parameters
 and BatchNorm buffers) and the loss of each step.
@@ -102,7 +104,9 @@ def _regression(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 class ReferenceByol:
     """One BYOL training run written from the equations."""
 
-    def __init__(self, initial: nn.Module, optimizer: str, total: int, warmup: int) -> None:
+    def __init__(
+        self, initial: nn.Module, optimizer: str, total: int, warmup: int, fused: bool
+    ) -> None:
         self.backbone = copy.deepcopy(initial.backbone)
         self.projector = _head(initial.projector)
         self.predictor = _head(initial.predictor)
@@ -115,6 +119,7 @@ class ReferenceByol:
         self.weights, self.excluded = _param_groups(self.online)
         self.optimizer = optimizer
         self.total, self.warmup = total, warmup
+        self.fused = fused
         self.peak = BASE_LR[optimizer] * BATCH / 256
         self.state: dict[int, dict[str, torch.Tensor]] = {}
         self.clipped = 0
@@ -129,13 +134,24 @@ class ReferenceByol:
     def target(self) -> list[nn.Module]:
         return [self.target_backbone, self.target_projector]
 
-    def step(self, k: int, view1: torch.Tensor, view2: torch.Tensor) -> float:
-        z1 = self.projector(self.backbone(view1))
-        z2 = self.projector(self.backbone(view2))
-        p1, p2 = self.predictor(z1), self.predictor(z2)
+    def _predictions_and_targets(
+        self, view1: torch.Tensor, view2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.fused:
+            both = torch.cat((view1, view2))
+            p1, p2 = self.predictor(self.projector(self.backbone(both))).chunk(2)
+            with torch.no_grad():
+                t1, t2 = self.target_projector(self.target_backbone(both)).chunk(2)
+            return p1, p2, t1, t2
+        p1 = self.predictor(self.projector(self.backbone(view1)))
+        p2 = self.predictor(self.projector(self.backbone(view2)))
         with torch.no_grad():
             t1 = self.target_projector(self.target_backbone(view1))
             t2 = self.target_projector(self.target_backbone(view2))
+        return p1, p2, t1, t2
+
+    def step(self, k: int, view1: torch.Tensor, view2: torch.Tensor) -> float:
+        p1, p2, t1, t2 = self._predictions_and_targets(view1, view2)
         loss = _regression(p1, t2) + _regression(p2, t1)
         for param in self.weights + self.excluded:
             param.grad = None
@@ -230,8 +246,14 @@ def _state(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
     return {f"{n}.{k}": v for n, m in modules.items() for k, v in m.state_dict().items()}
 
 
-@pytest.mark.parametrize("optimizer", ["lars", "adamw"])
-def test_three_trainer_steps_equal_the_reference_equations(monkeypatch, tiny_splits, optimizer):
+@pytest.mark.parametrize(
+    ("optimizer", "fused"),
+    [("lars", False), ("adamw", False), ("adamw", True)],
+    ids=["lars", "adamw", "adamw-fused-views"],
+)
+def test_three_trainer_steps_equal_the_reference_equations(
+    monkeypatch, tiny_splits, optimizer, fused
+):
     initial, views = _capture(monkeypatch)
     config = tiny_config(
         **{
@@ -246,6 +268,7 @@ def test_three_trainer_steps_equal_the_reference_equations(monkeypatch, tiny_spl
             "optim.warmup_epochs": 0.25,  # 2 of the 8 steps of the epoch
             "optim.grad_clip": GRAD_CLIP if optimizer == "adamw" else 0.0,
             "byol.tau_base": TAU_BASE,
+            "byol.fuse_views": fused,
             "model.channels_last": False,
         }
     )
@@ -253,7 +276,7 @@ def test_three_trainer_steps_equal_the_reference_equations(monkeypatch, tiny_spl
     result = Trainer(config, tiny_splits, make_accelerator("no"), None, on_log=logged.append).fit()
     assert result.state.step == STEPS and len(views) == STEPS
     total = len(tiny_splits.pretrain) // BATCH
-    reference = ReferenceByol(initial["model"], optimizer, total=total, warmup=2)
+    reference = ReferenceByol(initial["model"], optimizer, total=total, warmup=2, fused=fused)
     losses = [reference.step(k, v1, v2) for k, (v1, v2) in enumerate(views)]
 
     assert [r["loss"] for r in logged] == pytest.approx(losses, rel=1e-6, abs=1e-6)
