@@ -213,12 +213,10 @@ def _random_worker(args: dict[str, Any]) -> dict[str, Any]:
 
     splits = _splits(args)
     torch.manual_seed(args["seed"])
-    stem = args.get("small_image_stem", DEFAULT_STEM)
-    widths = {"channels": tuple(args["channels"])} if args.get("channels") else {}
-    if args.get("stem_width"):
-        widths["stem_width"] = args["stem_width"]
+    options = net_options(args)
+    stem = options.pop("small_image_stem", DEFAULT_STEM)
     backbone = create_backbone(
-        args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem, **widths
+        args["backbone"], int(splits.test.images.shape[-1]), small_image_stem=stem, **options
     )
     top1, eval_seconds = _knn(backbone, splits)
     return {
