@@ -57,6 +57,9 @@ class AugmentConfig:
         preset: Registered augmentation (``byol``, ``byol-small``, ``none``, or a plugin);
             ``auto`` picks ``byol-small`` at 64 px and below, ``byol`` above.
         crop_min_scale: Lower bound of the random-resized-crop area fraction.
+        jitter_strength: Colour jitter strength ``s`` (Chen et al. 2020, SimCLR): brightness,
+            contrast, saturation and hue ranges are the paper's 0.4, 0.4, 0.2, 0.1 times ``s``
+            (1: the paper's; 0: no colour jitter). Built-in augmentations only.
         view_size_fraction: Side of the pretraining views as a fraction of the training size
             (``data.image_size``; at least 8 px); evaluation always sees the full size. Smaller
             views make a step cheaper, and with random resized crops an object in a view of
@@ -73,6 +76,7 @@ class AugmentConfig:
 
     preset: str = "auto"
     crop_min_scale: float = 0.08
+    jitter_strength: float = 1.0
     view_size_fraction: float = 1.0
     progressive_min_size: int = 0
     progressive_fraction: float = 0.75
@@ -428,6 +432,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "augment.local_crop_scale": [0.05, 0.4],
     "optim.predictor_lr_scale": 1.0,
     "augment.view_size_fraction": 1.0,
+    "augment.jitter_strength": 1.0,
 }
 
 

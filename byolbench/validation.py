@@ -83,6 +83,8 @@ def _rules() -> list[Rule]:
         Rule("data.max_train_samples", at_least(0), "0 (all) or a positive integer"),
         Rule("data.num_workers", at_least(0), "an integer >= 0"),
         Rule("augment.crop_min_scale", between(0, 1, low_open=True), "a number in (0, 1]"),
+        # Above 2.5 the brightness range 0.4 * s would reach below a factor of 0.
+        Rule("augment.jitter_strength", between(0, 2.5), "a number in [0, 2.5]"),
         Rule("model.small_image_stem", choice(("auto", "on", "off")), "auto, on or off"),
         Rule("model.projector_hidden_dim", at_least(1), integer_ge1),
         Rule("model.projector_dim", at_least(1), integer_ge1),

@@ -15,7 +15,7 @@ import torch
 
 from byolbench.augment.transforms import IdentityTwoView, TwoViewTransform
 from byolbench.augment.view import ViewSpec
-from byolbench.errors import PluginError
+from byolbench.errors import ConfigError, PluginError
 from byolbench.registry import Registry, signature_problem
 
 SMALL_IMAGE_MAX = 64
@@ -82,14 +82,29 @@ def _with_crop(spec: ViewSpec, crop_min_scale: float) -> ViewSpec:
     return dataclasses.replace(spec, crop_scale=(crop_min_scale, spec.crop_scale[1]))
 
 
+def _with_jitter(spec: ViewSpec, strength: float) -> ViewSpec:
+    """``spec`` with its colour jitter ranges scaled by ``strength`` (SimCLR's ``s``)."""
+    return dataclasses.replace(
+        spec,
+        brightness=spec.brightness * strength,
+        contrast=spec.contrast * strength,
+        saturation=spec.saturation * strength,
+        hue=spec.hue * strength,
+    )
+
+
 @AUGMENTATIONS.register("byol")
 def byol_preset(
-    image_size: int, mean: Sequence[float], std: Sequence[float], crop_min_scale: float = 0.08
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    crop_min_scale: float = 0.08,
+    jitter_strength: float = 1.0,
 ) -> TwoViewTransform:
     """The paper's views: blur 1.0 / 0.1, solarize 0.0 / 0.2."""
     return TwoViewTransform(
-        _with_crop(BYOL_VIEW1, crop_min_scale),
-        _with_crop(BYOL_VIEW2, crop_min_scale),
+        _with_jitter(_with_crop(BYOL_VIEW1, crop_min_scale), jitter_strength),
+        _with_jitter(_with_crop(BYOL_VIEW2, crop_min_scale), jitter_strength),
         image_size,
         mean,
         std,
@@ -98,12 +113,17 @@ def byol_preset(
 
 @AUGMENTATIONS.register("byol-small")
 def byol_small_preset(
-    image_size: int, mean: Sequence[float], std: Sequence[float], crop_min_scale: float = 0.08
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    crop_min_scale: float = 0.08,
+    jitter_strength: float = 1.0,
 ) -> TwoViewTransform:
     """The paper's views without Gaussian blur, the usual choice at 32 px (CIFAR)."""
+    view1, view2 = (dataclasses.replace(v, blur_p=0.0) for v in (BYOL_VIEW1, BYOL_VIEW2))
     return TwoViewTransform(
-        _with_crop(dataclasses.replace(BYOL_VIEW1, blur_p=0.0), crop_min_scale),
-        _with_crop(dataclasses.replace(BYOL_VIEW2, blur_p=0.0), crop_min_scale),
+        _with_jitter(_with_crop(view1, crop_min_scale), jitter_strength),
+        _with_jitter(_with_crop(view2, crop_min_scale), jitter_strength),
         image_size,
         mean,
         std,
@@ -126,23 +146,45 @@ def resolve_preset_name(name: str, image_size: int) -> str:
     return "byol-small" if image_size <= SMALL_IMAGE_MAX else "byol"
 
 
+def jitter_strength_problem(name: str, strength: float, image_size: int = 32) -> str:
+    """Why augmentation ``name`` cannot take colour jitter strength ``strength`` (``""``: it
+    can, or the strength is the default 1, which every augmentation takes as it is)."""
+    resolved = resolve_preset_name(name, image_size)
+    if strength == 1.0 or resolved not in AUGMENTATIONS:
+        return ""
+    if "jitter_strength" in inspect.signature(AUGMENTATIONS.get(resolved)).parameters:
+        return ""
+    return (
+        f"augment.jitter_strength={strength:g} needs an augmentation with colour jitter "
+        f"(byol, byol-small); {resolved!r} takes none: leave the setting out or use "
+        "--augmentations byol-small"
+    )
+
+
 def create_augmentation(
     name: str,
     image_size: int,
     mean: Sequence[float],
     std: Sequence[float],
     crop_min_scale: float = 0.08,
+    jitter_strength: float = 1.0,
 ) -> Any:
     """Builds the two-view transform registered as ``name`` (``auto`` allowed).
 
     Raises:
         PluginError: For an unknown name (with close matches) or a broken plugin.
+        ConfigError: For a jitter strength other than 1 and an augmentation without one.
     """
     resolved = resolve_preset_name(name, image_size)
     factory = AUGMENTATIONS.get(resolved)
     kwargs: dict[str, Any] = {}
-    if "crop_min_scale" in inspect.signature(factory).parameters:
+    parameters = inspect.signature(factory).parameters
+    if "crop_min_scale" in parameters:
         kwargs["crop_min_scale"] = crop_min_scale
+    if "jitter_strength" in parameters:
+        kwargs["jitter_strength"] = jitter_strength
+    elif problem := jitter_strength_problem(resolved, jitter_strength):
+        raise ConfigError(problem)
     with AUGMENTATIONS.guard(resolved, "to build"):
         transform = factory(image_size=image_size, mean=tuple(mean), std=tuple(std), **kwargs)
     if not callable(transform):

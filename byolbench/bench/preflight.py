@@ -16,7 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from byolbench.augment.presets import AUGMENTATIONS, resolve_preset_name
+from byolbench.augment.presets import (
+    AUGMENTATIONS,
+    jitter_strength_problem,
+    resolve_preset_name,
+)
 from byolbench.bench.cell_eval import check_evaluation
 from byolbench.bench.matrix import Cell
 from byolbench.bench.store import RUNS_DIR, RUNS_FILE, is_writable_dir
@@ -280,6 +284,9 @@ def check_cells(cells: Sequence[Cell], results_dir: Path | None = None) -> Prefl
             report.add(line)
         if not names:
             report.add(view_size_problem(cell))
+            report.add(
+                jitter_strength_problem(cell.augmentation, cell.config.augment.jitter_strength)
+            )
         try:
             check_evaluation([cell])
         except ConfigError as exc:

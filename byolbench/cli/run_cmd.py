@@ -39,12 +39,13 @@ from byolbench.cli.console import (
 from byolbench.cli.dry_run import show_dry_run
 from byolbench.cli.slurm_cmd import run_on_slurm
 from byolbench.cli.tables import show_and_write_summary
-from byolbench.config import parse_overrides, parse_protocols
+from byolbench.config import RunConfig, parse_overrides, parse_protocols
 from byolbench.errors import ByolbenchError, ConfigError, ProblemsError
+from byolbench.train.budget import parse_duration
 from byolbench.train.trainer import TrainingInterrupted
 
 QUICK_HINT = (
-    "no backbones, datasets or --config given: running the quick preset (9 minutes of "
+    "no backbones, datasets or --config given: running the quick preset ({length} of "
     "pretraining on cifar10-mini, then evaluation)"
 )
 _EXAMPLES = {
@@ -84,7 +85,6 @@ def _spec(
     elif not backbones and not datasets:
         quick = preset_overrides("quick")
         spec = MatrixSpec([quick["model.backbone"]], [quick["data.dataset"]], preset="quick")
-        console.print(f"[dim]{QUICK_HINT}[/]")
     else:
         spec = MatrixSpec([], [], preset="standard")
     if backbones:
@@ -100,6 +100,21 @@ def _spec(
     if recipe:
         spec.recipe = recipe
     return spec
+
+
+def pretraining_length(config: RunConfig) -> str:
+    """How long a cell pretrains, in the user's terms: its time budget, steps or epochs."""
+    train = config.train
+    if train.time_budget:
+        try:
+            seconds = parse_duration(train.time_budget)
+        except ConfigError:  # reported with every other problem before anything trains
+            return str(train.time_budget)
+        length = f"{seconds / 60:g} minutes" if seconds % 60 == 0 else f"{seconds:g} seconds"
+        return f"{length}, at most {train.max_steps} steps," if train.max_steps else length
+    if train.max_steps:
+        return f"{train.max_steps} steps"
+    return f"{train.epochs} epochs"
 
 
 def run(
@@ -310,6 +325,8 @@ def run(
     spec.cli = cli
     spec.sets = parse_overrides(set_ or [])
     cells = expand(spec, validate=False)  # ranges are checked with everything else below
+    if config is None and not backbones and not datasets and cells:
+        console.print(f"[dim]{QUICK_HINT.format(length=pretraining_length(cells[0].config))}[/]")
     selected = _shard_cells(cells, shard)
     options = RunOptions(
         results_dir=results_dir,

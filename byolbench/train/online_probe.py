@@ -287,6 +287,7 @@ def train_frozen_probe(
         splits.info.mean,
         splits.info.std,
         config.augment.crop_min_scale,
+        config.augment.jitter_strength,
     )
     batches = ShardedBatches(len(splits.pretrain), micro_batch_size, 1, 0, cfg.seed)
     generator = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 1)

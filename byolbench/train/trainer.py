@@ -281,6 +281,7 @@ class Trainer:
             self.splits.info.mean,
             self.splits.info.std,
             cfg.augment.crop_min_scale,
+            cfg.augment.jitter_strength,
         )
         if cfg.augment.progressive_min_size:
             augment = resizable(augment, cfg.augment.preset)

@@ -135,3 +135,17 @@ def test_error_text_in_square_brackets_is_printed_as_is(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "valid keys in [optim]: name, lr" in " ".join(err.split())
+
+
+def test_quick_default_names_the_pretraining_length_the_run_will_use(tmp_path):
+    runner = CliRunner()
+    for extra, length in (
+        ([], "9 minutes of pretraining"),
+        (["--epochs", "12"], "12 epochs of pretraining"),
+        (["--time-budget", "90s"], "90 seconds of pretraining"),
+        (["--set", "train.max_steps=50"], "50 steps of pretraining"),
+    ):
+        args = ["run", "--dry-run", "--results-dir", str(tmp_path), *extra]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert length in " ".join(result.output.split()), (extra, result.output)
