@@ -45,7 +45,7 @@ from byolbench.train.budget import parse_duration
 from byolbench.train.trainer import TrainingInterrupted
 
 QUICK_HINT = (
-    "no backbones, datasets or --config given: running the quick preset ({length} of "
+    "no backbones, datasets or --config given: running the {preset} preset ({length} of "
     "pretraining on cifar10-mini, then evaluation)"
 )
 _EXAMPLES = {
@@ -110,7 +110,12 @@ def pretraining_length(config: RunConfig) -> str:
             seconds = parse_duration(train.time_budget)
         except ConfigError:  # reported with every other problem before anything trains
             return str(train.time_budget)
-        length = f"{seconds / 60:g} minutes" if seconds % 60 == 0 else f"{seconds:g} seconds"
+        minutes = seconds / 60
+        length = (
+            f"{minutes:g} minute{'s' * (minutes != 1)}"
+            if seconds % 60 == 0
+            else f"{seconds:g} seconds"
+        )
         return f"{length}, at most {train.max_steps} steps," if train.max_steps else length
     if train.max_steps:
         return f"{train.max_steps} steps"
@@ -326,7 +331,8 @@ def run(
     spec.sets = parse_overrides(set_ or [])
     cells = expand(spec, validate=False)  # ranges are checked with everything else below
     if config is None and not backbones and not datasets and cells:
-        console.print(f"[dim]{QUICK_HINT.format(length=pretraining_length(cells[0].config))}[/]")
+        length = pretraining_length(cells[0].config)
+        console.print(f"[dim]{QUICK_HINT.format(preset=spec.preset, length=length)}[/]")
     selected = _shard_cells(cells, shard)
     options = RunOptions(
         results_dir=results_dir,

@@ -144,6 +144,8 @@ def test_quick_default_names_the_pretraining_length_the_run_will_use(tmp_path):
         (["--epochs", "12"], "12 epochs of pretraining"),
         (["--time-budget", "90s"], "90 seconds of pretraining"),
         (["--set", "train.max_steps=50"], "50 steps of pretraining"),
+        (["--time-budget", "1m"], "quick preset (1 minute of pretraining"),
+        (["--preset", "standard"], "standard preset (200 epochs of pretraining"),
     ):
         args = ["run", "--dry-run", "--results-dir", str(tmp_path), *extra]
         result = runner.invoke(app, args)
