@@ -12,6 +12,7 @@ from byolbench.config import RunConfig
 from byolbench.export import open_source
 from byolbench.export.evaluate import EvaluateRequest, evaluate_source, write_evaluation
 from tests.bench.fake_results import result_row
+from tests.bench.folders import write_small_folder
 
 TINY = {
     "data.max_train_samples": "128",
@@ -127,10 +128,11 @@ def test_evaluate_rows_of_a_run_are_reported_apart(tmp_path):
     """The reproduction of the bug: a run's own kNN row and `evaluate`'s row of the same run
     were averaged into one cell shown as one seed."""
     results = tmp_path / "results"
-    cells = expand(MatrixSpec(["test_resnet"], ["cifar10-mini"], sets=TINY))
+    dataset = write_small_folder(tmp_path / "small")
+    cells = expand(MatrixSpec(["test_resnet"], [dataset], sets=TINY))
     (outcome,) = run_matrix(cells, RunOptions(results_dir=results))
     assert outcome.status == "done"
-    request = EvaluateRequest("cifar10-mini", ("knn",), device="cpu", mixed_precision="no")
+    request = EvaluateRequest(dataset, ("knn",), device="cpu", mixed_precision="no")
     rows = evaluate_source(open_source(outcome.run_dir), request)
     write_evaluation(results, rows)
 
@@ -140,7 +142,7 @@ def test_evaluate_rows_of_a_run_are_reported_apart(tmp_path):
     byol = summary[(summary["method"] == "byol") & (summary["protocol"] == "knn")]
     assert len(byol) == 2 and set(byol["source"]) == {"run", "evaluate"}
     assert (byol["n_seeds"] == 1).all()
-    table = comparison_table(summary, "cifar10-mini")
+    table = comparison_table(summary, dataset)
     assert list(table["source"]) == ["evaluate", "run"] or list(table["source"]) == [
         "run",
         "evaluate",

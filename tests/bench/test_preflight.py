@@ -12,7 +12,7 @@ from byolbench.bench.preflight import check_cells
 from byolbench.bench.runner import RunOptions, run_matrix
 from byolbench.cli.main import main
 from byolbench.errors import ProblemsError
-from tests.bench.test_runner import write_corrupt_folder
+from tests.bench.folders import write_corrupt_folder
 from tests.export_helpers import write_image_folder
 
 FOLDER_SETS = {

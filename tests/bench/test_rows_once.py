@@ -16,8 +16,8 @@ from byolbench.bench.progress import read_sessions
 from byolbench.bench.runner import RunOptions, run_matrix
 from byolbench.bench.store import STALE_TEMP_SECONDS, ResultsStore
 from byolbench.cli.main import main
+from tests.bench.folders import write_corrupt_folder
 from tests.bench.test_preflight import FOLDER_SETS
-from tests.bench.test_runner import write_corrupt_folder
 from tests.export_helpers import write_image_folder
 
 

@@ -15,6 +15,7 @@ from byolbench.bench.matrix import MatrixSpec, expand
 from byolbench.bench.progress import read_sessions
 from byolbench.bench.runner import RunOptions, run_matrix
 from byolbench.bench.store import ResultsStore
+from tests.bench.folders import write_corrupt_folder, write_small_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -35,21 +36,10 @@ def _cells(datasets, seeds=(0,)):
     return expand(MatrixSpec(["test_resnet"], list(datasets), seeds=list(seeds), sets=TINY))
 
 
-def write_corrupt_folder(root: Path) -> Path:
-    """An image folder whose layout is right (so it passes the pre-flight checks) but whose
-    files are not images: it fails only when loaded."""
-    for split in ("train", "test"):
-        for label in ("a", "b"):
-            folder = root / split / label
-            folder.mkdir(parents=True)
-            for index in range(20):  # 40 training files: more than one batch of 32
-                (folder / f"{index}.png").write_bytes(b"not a png")
-    return root
-
-
 def test_failed_cell_is_recorded_and_the_matrix_goes_on(tmp_path):
     corrupt = write_corrupt_folder(tmp_path / "corrupt")
-    cells = _cells([f"imagefolder:{corrupt}", "cifar10-mini"])
+    small = write_small_folder(tmp_path / "small")
+    cells = _cells([f"imagefolder:{corrupt}", small])
     outcomes = run_matrix(cells, RunOptions(results_dir=tmp_path / "results"))
     assert [o.status for o in outcomes] == ["failed", "done"]
     assert "could be decoded" in outcomes[0].error
@@ -58,20 +48,21 @@ def test_failed_cell_is_recorded_and_the_matrix_goes_on(tmp_path):
     error = json.loads((outcomes[0].run_dir / "error.json").read_text())
     assert "could be decoded" in error["error"] and error["traceback"]
     rows = ResultsStore(tmp_path / "results").read()
-    assert set(rows["dataset"]) == {"cifar10-mini"} and len(rows) == 2  # byol + random kNN
+    assert set(rows["dataset"]) == {small} and len(rows) == 2  # byol + random kNN
 
 
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     from byolbench.errors import DataError
 
-    cells = _cells([f"imagefolder:{write_corrupt_folder(tmp_path / 'corrupt')}", "cifar10-mini"])
+    corrupt = write_corrupt_folder(tmp_path / "corrupt")
+    cells = _cells([f"imagefolder:{corrupt}", write_small_folder(tmp_path / "small")])
     with pytest.raises(DataError):
         run_matrix(cells, RunOptions(results_dir=tmp_path / "results", fail_fast=True))
     assert not (tmp_path / "results" / "runs.csv").exists()
     assert (tmp_path / "results" / "failures.csv").exists()
 
 
-def _cli(results: Path) -> subprocess.Popen:
+def _cli(results: Path, dataset: str) -> subprocess.Popen:
     args = [
         sys.executable,
         "-m",
@@ -80,13 +71,14 @@ def _cli(results: Path) -> subprocess.Popen:
         "--backbones",
         "test_resnet",
         "--datasets",
-        "cifar10-mini",
+        dataset,
         "--seeds",
         "0,1,2",
         "--results-dir",
         str(results),
     ]
-    for key, value in {**TINY, "train.epochs": "3", "train.checkpoint_every": "2"}.items():
+    # 8 epochs of 4 steps: long enough to be killed mid-training, a few seconds a cell
+    for key, value in {**TINY, "train.epochs": "8", "train.checkpoint_every": "4"}.items():
         args += ["--set", f"{key}={value}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     return subprocess.Popen(
@@ -96,7 +88,8 @@ def _cli(results: Path) -> subprocess.Popen:
 
 def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
     results = tmp_path / "results"
-    proc = _cli(results)
+    dataset = write_small_folder(tmp_path / "small")
+    proc = _cli(results, dataset)
     deadline = time.time() + 300
     # kill while the second cell trains: the first cell's rows are in, a checkpoint exists
     while time.time() < deadline:
@@ -110,7 +103,7 @@ def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
     proc.wait(timeout=60)
     assert len(ResultsStore(results).read()) == 2
 
-    again = _cli(results)
+    again = _cli(results, dataset)
     output, _ = again.communicate(timeout=600)
     assert again.returncode == 0, output
     text = " ".join(output.split())

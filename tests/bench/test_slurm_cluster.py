@@ -26,7 +26,7 @@ from byolbench.bench.slurm.queue import queued_jobs
 from byolbench.bench.status import folder_status
 from byolbench.bench.store import ResultsStore
 from byolbench.cli.main import app
-from tests.bench.test_runner import write_corrupt_folder
+from tests.bench.folders import write_corrupt_folder
 
 pytestmark = pytest.mark.skipif(
     shutil.which("sbatch") is None,
