@@ -349,7 +349,7 @@ def expand(spec: MatrixSpec, validate: bool = True) -> list[Cell]:
                         config = _lengths_the_user_set_win(config, spec.preset, keys)
                         config = _preset_widths_for_its_own_backbone(config, spec.preset, keys)
                         family = family_for(spec.recipe, config.model.backbone)
-                        recipe = recipe_overrides(family, config, keys)
+                        recipe = recipe_overrides(family, config, keys, spec.preset)
                         config = config.replace(recipe, f"the {family} recipe")
                     except ConfigError as exc:
                         problems.append(str(exc))

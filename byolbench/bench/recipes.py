@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from byolbench.bench.presets import preset_family_overrides
 from byolbench.config import RunConfig
 from byolbench.errors import ByolbenchError, ConfigError
 from byolbench.models.backbone import model_kwargs_problem
@@ -153,15 +154,19 @@ def family_for(recipe: str, backbone: str) -> str:
     return backbone_family(backbone) if recipe == AUTO else recipe
 
 
-def recipe_overrides(family: str, config: RunConfig, user_keys: Collection[str]) -> dict[str, Any]:
+def recipe_overrides(
+    family: str, config: RunConfig, user_keys: Collection[str], preset: str = ""
+) -> dict[str, Any]:
     """The recipe settings of ``family`` for ``config`` that the user did not set.
 
     Args:
         family: ``convnet`` or ``vit``.
         config: The cell's config with everything the user wrote applied.
         user_keys: Dotted keys set by the TOML file, command-line options or ``--set``.
+        preset: The cell's preset, whose settings for ``family`` (``quick``: batch 64 and
+            crops >= 20% for ViTs) join the recipe's.
     """
-    values = RECIPES[family].values(config)
+    values = {**preset_family_overrides(preset, family), **RECIPES[family].values(config)}
     skipped = set(user_keys)
     if "optim.name" in skipped and values.get("optim.name") != config.optim.name:
         skipped.update(OPTIMIZER_BOUND_KEYS)

@@ -87,6 +87,21 @@ def test_recipe_can_be_chosen_for_every_backbone():
         _cells(["resnet18"], recipe="lamb")
 
 
+def test_quick_preset_keeps_vits_on_the_batch_and_crops_their_recipe_was_measured_with():
+    cells = _cells(["resnet10t", "vit_tiny"], preset="quick")
+    convnet, vit = cells["resnet10t"].config, cells["vit_tiny"].config
+    assert (convnet.train.batch_size, convnet.augment.crop_min_scale) == (32, 0.35)
+    assert (convnet.optim.lr, convnet.optim.warmup_epochs) == (4e-3, 1.0)
+    assert (vit.train.batch_size, vit.augment.crop_min_scale) == (64, 0.2)
+    assert {"train.batch_size", "augment.crop_min_scale"} <= set(cells["vit_tiny"].recipe_keys)
+    assert "train.batch_size" not in cells["resnet10t"].recipe_keys
+    # what the user wrote wins, as over any recipe key
+    mine = _cells(["vit_tiny"], preset="quick", sets={"train.batch_size": "16"})["vit_tiny"]
+    assert (mine.config.train.batch_size, mine.config.augment.crop_min_scale) == (16, 0.2)
+    # the other presets hold nothing per family: a ViT keeps the preset's batch
+    assert _cells(["vit_tiny"])["vit_tiny"].config.train.batch_size == 256
+
+
 def test_recipe_in_a_matrix_file(tmp_path):
     path = tmp_path / "m.toml"
     matrix = '[matrix]\nbackbones = ["vit_tiny"]\ndatasets = ["cifar10"]\n'
