@@ -45,6 +45,7 @@ LEVERS = (
     "no-bf16",
     "no-channels-last",
     "no-gemm-convs",
+    "no-freed-memory-reuse",
     "unfused-ema",
     "sync-every-step",
     "compile",
@@ -79,6 +80,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
         channels_last=variant != "no-channels-last",
         compile_=variant == "compile",
         gemm_convs=variant != "no-gemm-convs",
+        reuse_freed_memory=variant != "no-freed-memory-reuse",
     )
     clock = StepClock()
 
@@ -176,7 +178,12 @@ def _apply_variant(variant: str) -> None:
 
 
 def _config(
-    args: dict[str, Any], steps: int, channels_last: bool, compile_: bool, gemm_convs: bool = True
+    args: dict[str, Any],
+    steps: int,
+    channels_last: bool,
+    compile_: bool,
+    gemm_convs: bool = True,
+    reuse_freed_memory: bool = True,
 ) -> Any:
     from byolbench.bench.presets import preset_overrides
     from byolbench.config import RunConfig
@@ -193,6 +200,7 @@ def _config(
         "model.channels_last": channels_last,
         "train.compile": compile_,
         "train.gemm_convs": gemm_convs,
+        "train.reuse_freed_memory": reuse_freed_memory,
     }
     return RunConfig().replace(overrides)
 

@@ -195,6 +195,10 @@ class TrainConfig:
             oneDNN's kernels are slow there (``byolbench/models/gemm_conv.py``); other CPUs
             and GPUs keep oneDNN/cuDNN. Speed only: the same
             arithmetic up to rounding, so it is not part of the configuration hash.
+        reuse_freed_memory: On the CPU under glibc (Linux), keep freed host memory in the
+            process for the next step instead of returning it to the kernel, which faults every
+            page of a step's buffers in again (``byolbench/train/host_memory.py``). Speed only,
+            not part of the configuration hash.
         max_steps: Stop after this many optimizer steps (0: run all epochs); the schedules
             still span all epochs.
         time_budget: Train for this long instead of ``epochs`` (``90s``, ``10m``, ``1.5h``;
@@ -215,6 +219,7 @@ class TrainConfig:
     seed: int = 0
     compile: bool = False
     gemm_convs: bool = True
+    reuse_freed_memory: bool = True
     max_steps: int = 0
     time_budget: str = ""
     log_every: int = 10
@@ -459,6 +464,7 @@ NON_RESULT_KEYS = frozenset(
         "train.keep_checkpoints",
         "train.compile",
         "train.gemm_convs",
+        "train.reuse_freed_memory",
         "train.collapse_threshold",
         "train.collapse_window",
         "eval.monitor_every",

@@ -41,6 +41,7 @@ from byolbench.train.batches import ShardedBatches
 from byolbench.train.budget import BudgetPlanner, parse_duration
 from byolbench.train.checkpoint import CheckpointManager, TrainState
 from byolbench.train.feature_hooks import FeatureHooks
+from byolbench.train.host_memory import reuse_freed_memory
 from byolbench.train.metrics import (
     DeviceMeter,
     MetricsFile,
@@ -244,6 +245,8 @@ class Trainer:
             model = model.to(memory_format=torch.channels_last)
         if cfg.train.gemm_convs and self.accelerator.device.type == "cpu" and cpu_has_amx():
             use_gemm_convs(model)
+        if cfg.train.reuse_freed_memory and self.accelerator.device.type == "cpu":
+            reuse_freed_memory()
         online = [
             (name, p) for name, p in model.named_parameters() if not name.startswith("target_")
         ]
