@@ -7,9 +7,9 @@ released. The next step's buffers then arrive as fresh pages that the kernel fau
 zeroes one page at a time. Fixing both thresholds high keeps the blocks in the process for the
 next step (the advice of PyTorch's CPU performance guides, which reach it by preloading jemalloc
 or tcmalloc; glibc reaches it with two ``mallopt`` calls). On the quick preset's step (two
-threads, AVX-512 BF16 AMD EPYC) page faults fell from about 14,000 a step to 6 and the CPU time
-of a step by a third (``benchmarks/README.md``, "Freed memory kept for reuse"). The cost: the
-process keeps its peak heap instead of shrinking between steps.
+threads, AVX-512 BF16 AMD EPYC) page faults fell from 12,500-14,000 a step to 2-7 and the CPU
+time of a step by a sixth to a quarter (``benchmarks/README.md``, "Freed memory kept for
+reuse"). The cost: the process keeps its peak heap instead of shrinking between steps.
 """
 
 from __future__ import annotations
