@@ -155,7 +155,7 @@ def family_for(recipe: str, backbone: str) -> str:
 
 
 def recipe_overrides(
-    family: str, config: RunConfig, user_keys: Collection[str], preset: str = ""
+    family: str, config: RunConfig, user_keys: Collection[str], preset: str
 ) -> dict[str, Any]:
     """The recipe settings of ``family`` for ``config`` that the user did not set.
 
