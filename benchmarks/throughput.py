@@ -50,6 +50,13 @@ LEVERS = (
     "sync-every-step",
     "compile",
 )
+# The levers that are a configuration setting (the others patch the library: _apply_variant).
+LEVER_SETTINGS: dict[str, dict[str, Any]] = {
+    "no-channels-last": {"model.channels_last": False},
+    "no-gemm-convs": {"train.gemm_convs": False},
+    "no-freed-memory-reuse": {"train.reuse_freed_memory": False},
+    "compile": {"train.compile": True},
+}
 
 
 def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +81,7 @@ def _byolbench_worker(args: dict[str, Any]) -> dict[str, Any]:
     device = accelerator.device
     splits = training_images(args["images"])
     steps = args["warmup"] + args["window"] * args["windows"] + 1
-    config = _config(
-        args,
-        steps,
-        channels_last=variant != "no-channels-last",
-        compile_=variant == "compile",
-        gemm_convs=variant != "no-gemm-convs",
-        reuse_freed_memory=variant != "no-freed-memory-reuse",
-    )
+    config = _config(args, steps, LEVER_SETTINGS.get(variant, {}))
     clock = StepClock()
 
     def on_step(step: int, total: int) -> None:
@@ -177,14 +177,8 @@ def _apply_variant(variant: str) -> None:
         metrics.DeviceMeter.add = syncing_add
 
 
-def _config(
-    args: dict[str, Any],
-    steps: int,
-    channels_last: bool,
-    compile_: bool,
-    gemm_convs: bool = True,
-    reuse_freed_memory: bool = True,
-) -> Any:
+def _config(args: dict[str, Any], steps: int, lever: dict[str, Any]) -> Any:
+    """The standard preset at the measured size, with one lever's settings on top."""
     from byolbench.bench.presets import preset_overrides
     from byolbench.config import RunConfig
 
@@ -197,10 +191,7 @@ def _config(
         "train.max_steps": steps,
         "train.log_every": 1_000_000,
         "train.mixed_precision": args["precision"],
-        "model.channels_last": channels_last,
-        "train.compile": compile_,
-        "train.gemm_convs": gemm_convs,
-        "train.reuse_freed_memory": reuse_freed_memory,
+        **lever,
     }
     return RunConfig().replace(overrides)
 
