@@ -189,7 +189,8 @@ class TrainConfig:
         mixed_precision: ``auto`` (bf16 where the device supports it), ``no``, ``bf16``,
             ``fp16``.
         seed: Seed for weights, data order and augmentation.
-        compile: Compile the BYOL step with ``torch.compile``.
+        compile: Compile the BYOL step with ``torch.compile``. Each new input shape is
+            compiled when first met (progressive resizing: one stall per view size).
         gemm_convs: On CPUs with AMX-BF16 tiles, in bf16, run convolutions with small output
             maps (a ResNet's last stages at 32 px) as explicit patch-matrix products where
             oneDNN's kernels are slow there (``byolbench/models/gemm_conv.py``); other CPUs
