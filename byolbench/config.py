@@ -68,6 +68,8 @@ class AugmentConfig:
         progressive_min_size: Progressive resizing: views start at this side and grow to the
             view size over the first ``progressive_fraction`` of the steps (0: off).
         progressive_fraction: Part of the optimizer steps over which views grow.
+        progressive_step: Pixels the views grow by at a time (sides are multiples of it on
+            the way up): 4 takes 16 px views through 20 to 24; 8 takes them to 24 directly.
         local_crops: Extra small views per image that only the online network sees, each
             regressed onto the target projections of both full-size views (multi-crop; 0: off).
         local_size: Side of the small views (0: half the training size, at least 8 px).
@@ -80,6 +82,7 @@ class AugmentConfig:
     view_size_fraction: float = 1.0
     progressive_min_size: int = 0
     progressive_fraction: float = 0.75
+    progressive_step: int = 4
     local_crops: int = 0
     local_size: int = 0
     local_crop_scale: tuple[float, ...] = (0.05, 0.4)
@@ -439,6 +442,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "optim.predictor_lr_scale": 1.0,
     "augment.view_size_fraction": 1.0,
     "augment.jitter_strength": 1.0,
+    "augment.progressive_step": 4,
 }
 
 

@@ -217,6 +217,11 @@ def _rules() -> list[Rule]:
             between(0, 1, low_open=True),
             "a number in (0, 1]",
         ),
+        Rule(
+            "augment.progressive_step",
+            lambda v: 1 <= v <= 4096,
+            "a number of pixels of at least 1, e.g. 4 or 8",
+        ),
         Rule("augment.local_crops", lambda v: 0 <= v <= 16, "an integer from 0 (off) to 16"),
         Rule(
             "augment.local_size",

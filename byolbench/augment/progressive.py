@@ -2,10 +2,11 @@
 
 With ``augment.progressive_min_size`` set, the random-resized-crop output grows linearly from
 that side to the training size over the first ``augment.progressive_fraction`` of the
-optimizer steps (in steps of ``SIZE_STEP`` pixels), then stays at the training size, so the
-last part of training and all evaluation see full-size images. Early steps cost a fraction of
-a full-size step, so a fixed time budget holds more of them: ``run_cost`` counts a plan's steps
-in full-size steps (cost taken as proportional to the pixels of a view) for the budget planner.
+optimizer steps (in steps of ``augment.progressive_step`` pixels), then stays at the training
+size, so the last part of training and all evaluation see full-size images. Early steps cost a
+fraction of a full-size step, so a fixed time budget holds more of them: ``run_cost`` counts a
+plan's steps in full-size steps (cost taken as proportional to the pixels of a view) for the
+budget planner.
 """
 
 from __future__ import annotations
@@ -19,19 +20,33 @@ from byolbench.errors import ConfigError
 SIZE_STEP = 4
 
 
-def view_size(step: int, total_steps: int, min_size: int, full_size: int, fraction: float) -> int:
-    """The view side for optimizer step ``step`` of ``total_steps``."""
+def view_size(
+    step: int,
+    total_steps: int,
+    min_size: int,
+    full_size: int,
+    fraction: float,
+    size_step: int = SIZE_STEP,
+) -> int:
+    """The view side for optimizer step ``step`` of ``total_steps`` (sides snapped down to a
+    multiple of ``size_step`` pixels on the way up)."""
     if min_size <= 0 or min_size >= full_size or total_steps <= 0:
         return full_size
     ramp = max(1.0, fraction * total_steps)
     progress = min(1.0, step / ramp)
     size = min_size + progress * (full_size - min_size)
-    snapped = int(size // SIZE_STEP) * SIZE_STEP
+    snapped = int(size // size_step) * size_step
     return full_size if progress >= 1.0 else max(min_size, min(full_size, snapped))
 
 
 def run_cost(
-    start: int, total: int, min_size: int, full_size: int, fraction: float, at_least: int = 0
+    start: int,
+    total: int,
+    min_size: int,
+    full_size: int,
+    fraction: float,
+    at_least: int = 0,
+    size_step: int = SIZE_STEP,
 ) -> float:
     """Cost of steps ``start`` .. ``total - 1`` of a ``total``-step run, in full-size steps.
 
@@ -45,7 +60,7 @@ def run_cost(
         return float(total - start)
 
     def size_at(step: int) -> int:
-        return max(at_least, view_size(step, total, min_size, full_size, fraction))
+        return max(at_least, view_size(step, total, min_size, full_size, fraction, size_step))
 
     first_full = min(total, max(start, math.ceil(max(1.0, fraction * total))))
     cost = float(total - first_full)

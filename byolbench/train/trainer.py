@@ -329,8 +329,10 @@ class Trainer:
         progressive = cfg.augment.progressive_min_size
 
         def plan_cost(start: int, total: int) -> float:
-            fraction = cfg.augment.progressive_fraction
-            return run_cost(start, total, progressive, view_side, fraction, at_least=shown)
+            fraction, size_step = cfg.augment.progressive_fraction, cfg.augment.progressive_step
+            return run_cost(
+                start, total, progressive, view_side, fraction, at_least=shown, size_step=size_step
+            )
 
         planner = self._budget_planner(state, plan_cost if progressive else None)
         shown = 0 if progressive else view_side  # views never shrink
@@ -383,6 +385,7 @@ class Trainer:
                                     progressive,
                                     view_side,
                                     cfg.augment.progressive_fraction,
+                                    cfg.augment.progressive_step,
                                 ),
                             )
                             augment.image_size = shown

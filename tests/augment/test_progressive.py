@@ -17,6 +17,15 @@ def test_sizes_grow_linearly_in_steps_of_four_then_stay_full():
     assert view_size(10, 100, 0, 32, 0.5) == 32  # off
 
 
+def test_a_larger_size_step_skips_the_sizes_between():
+    """Steps of 8 px take 16 px views to 24 px directly, at the end of the ramp."""
+    sizes = [view_size(s, 100, 16, 24, 0.75, size_step=8) for s in range(101)]
+    assert sizes[:75] == [16] * 75 and sizes[75:] == [24] * 26
+    assert set(view_size(s, 100, 16, 24, 0.75) for s in range(101)) == {16, 20, 24}
+    expected = sum((size / 24) ** 2 for size in sizes[:100])
+    assert run_cost(0, 100, 16, 24, 0.75, size_step=8) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize(
     ("start", "total", "min_size", "fraction"),
     [
@@ -55,6 +64,20 @@ def test_training_sees_small_views_first_and_full_views_last(
     assert seen[0] == 8 and seen[-1] == last and seen == sorted(seen)
 
 
+def test_training_follows_the_size_step(monkeypatch, tiny_splits):
+    seen = record_view_sizes(monkeypatch)
+    config = tiny_config(
+        **{
+            "train.epochs": 2,
+            "augment.progressive_min_size": 8,
+            "augment.progressive_fraction": 0.5,
+            "augment.progressive_step": 8,
+        }
+    )
+    Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+    assert set(seen) == {8, 16} and seen == sorted(seen)
+
+
 def test_a_fixed_size_augmentation_is_refused(monkeypatch, tiny_splits):
     import byolbench.train.trainer as trainer_module
 
@@ -62,3 +85,9 @@ def test_a_fixed_size_augmentation_is_refused(monkeypatch, tiny_splits):
     config = tiny_config(**{"augment.progressive_min_size": 8})
     with pytest.raises(ConfigError, match="progressive_min_size"):
         Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+
+
+@pytest.mark.parametrize("size_step", ["0", "-4"])
+def test_a_size_step_below_one_pixel_is_refused(size_step):
+    with pytest.raises(ConfigError, match="augment.progressive_step"):
+        tiny_config(**{"augment.progressive_step": size_step}).validate()
