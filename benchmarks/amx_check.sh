@@ -45,7 +45,6 @@ if [ "$MODE" = "--dry-run" ]; then
   exit 0
 fi
 mkdir -p "$OUT"
-grep -m1 "model name" "$CPUINFO" > "$OUT/cpu.txt" || true
 for i in "${!COMMANDS[@]}"; do
   echo "== ${COMMANDS[$i]}"
   ${COMMANDS[$i]} 2>&1 | tee "$OUT/${LOGS[$i]}"

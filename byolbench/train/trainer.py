@@ -329,9 +329,14 @@ class Trainer:
         progressive = cfg.augment.progressive_min_size
 
         def plan_cost(start: int, total: int) -> float:
-            fraction, size_step = cfg.augment.progressive_fraction, cfg.augment.progressive_step
             return run_cost(
-                start, total, progressive, view_side, fraction, at_least=shown, size_step=size_step
+                start,
+                total,
+                progressive,
+                view_side,
+                cfg.augment.progressive_fraction,
+                at_least=shown,
+                size_step=cfg.augment.progressive_step,
             )
 
         planner = self._budget_planner(state, plan_cost if progressive else None)
