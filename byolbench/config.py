@@ -20,6 +20,7 @@ from byolbench.errors import ConfigError, close_matches
 MIXED_PRECISION_CHOICES = ("auto", "no", "bf16", "fp16")
 GLOBAL_POOL_CHOICES = ("", "avg", "token", "max", "avgmax")
 OPTIMIZER_CHOICES = ("lars", "sgd", "adamw")
+SCHEDULE_CHOICES = ("cosine", "linear")
 PROTOCOL_CHOICES = ("knn", "linear", "finetune", "online-linear", "fewshot")
 FINETUNE_OPTIMIZER_CHOICES = ("auto", "sgd", "adamw")
 EMBEDDING_MAP_CHOICES = ("off", "umap", "tsne")
@@ -146,7 +147,9 @@ class OptimConfig:
         weight_decay: Weight decay on weights; biases and norm parameters get none.
         momentum: Momentum for LARS and SGD.
         lars_eta: LARS trust coefficient.
-        warmup_epochs: Linear warm-up length, then cosine decay to zero.
+        warmup_epochs: Linear warm-up length, then decay to zero (``schedule``).
+        schedule: The decay after the warm-up: ``cosine`` (the paper's) or ``linear``
+            (a straight line to zero, which keeps more of the rate late in a short run).
         grad_clip: Clip the global gradient norm to this value; 0 disables.
         predictor_lr_scale: The predictor's learning rate as a multiple of the rest's (timm's
             ``lr_scale`` parameter-group key; a faster predictor is one of the levers Tian et
@@ -159,6 +162,7 @@ class OptimConfig:
     momentum: float = 0.9
     lars_eta: float = 1e-3
     warmup_epochs: float = 10.0
+    schedule: str = "cosine"
     grad_clip: float = 0.0
     predictor_lr_scale: float = 1.0
 
@@ -443,6 +447,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "augment.view_size_fraction": 1.0,
     "augment.jitter_strength": 1.0,
     "augment.progressive_step": 4,
+    "optim.schedule": "cosine",
 }
 
 

@@ -72,6 +72,7 @@ def _rules() -> list[Rule]:
         MIXED_PRECISION_CHOICES,
         OPTIMIZER_CHOICES,
         PROTOCOL_CHOICES,
+        SCHEDULE_CHOICES,
     )
 
     def choice(options: tuple[str, ...]) -> Callable[[Any], bool]:
@@ -114,6 +115,7 @@ def _rules() -> list[Rule]:
             "16",
         ),
         Rule("optim.name", choice(OPTIMIZER_CHOICES), ", ".join(OPTIMIZER_CHOICES)),
+        Rule("optim.schedule", choice(SCHEDULE_CHOICES), ", ".join(SCHEDULE_CHOICES)),
         Rule("optim.lr", above(0), "a finite number > 0"),
         Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),
         Rule("optim.momentum", between(0, 1, high_open=True), "a number in [0, 1)"),

@@ -13,7 +13,7 @@ import torch
 from timm.optim import Lars
 from torch import nn
 
-from byolbench.config import OptimConfig
+from byolbench.config import SCHEDULE_CHOICES, OptimConfig
 from byolbench.errors import ConfigError
 
 
@@ -116,10 +116,28 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, peak_lr: float
         warmup_steps: Steps of linear warm-up.
         peak_lr: Learning rate at the end of warm-up.
     """
+    return warmup_decay(step, total_steps, warmup_steps, peak_lr, "cosine")
+
+
+def warmup_decay(
+    step: int, total_steps: int, warmup_steps: int, peak_lr: float, schedule: str
+) -> float:
+    """``warmup_cosine`` with the decay after the warm-up named: ``cosine`` or ``linear``
+    (both reach 0 at ``total_steps``).
+
+    Raises:
+        ConfigError: For another schedule name.
+    """
+    if schedule not in SCHEDULE_CHOICES:
+        raise ConfigError(
+            f"optim.schedule={schedule!r} is invalid; valid: {', '.join(SCHEDULE_CHOICES)}"
+        )
     if warmup_steps > 0 and step < warmup_steps:
         return peak_lr * (step + 1) / warmup_steps
     decay_steps = max(1, total_steps - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / decay_steps)
+    if schedule == "linear":
+        return peak_lr * (1.0 - progress)
     return peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 

@@ -54,7 +54,7 @@ from byolbench.train.optim import (
     planned_warmup_steps,
     scaled_lr,
     set_lr,
-    warmup_cosine,
+    warmup_decay,
 )
 from byolbench.train.precision import autocast_dtype
 
@@ -315,6 +315,9 @@ class Trainer:
         warmup_steps = int(round(cfg.optim.warmup_epochs * steps_per_epoch))
         peak_lr = scaled_lr(cfg.optim, self.global_batch)
 
+        def learning_rate(step: int, total: int, warmup: int) -> float:
+            return warmup_decay(step, total, warmup, peak_lr, cfg.optim.schedule)
+
         generator = torch.Generator(device=acc.device)
         generator.manual_seed(cfg.train.seed * 1_000_003 + 7919 * acc.process_index + 1)
         hooks = FeatureHooks.create(
@@ -361,7 +364,7 @@ class Trainer:
         images = self._images_on_device()
         meter = DeviceMeter()
         history: list[dict[str, Any]] = []
-        set_lr(optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr))
+        set_lr(optimizer, learning_rate(state.step, total_steps, warmup_steps))
         model.train()
         window_start, window_images = time.perf_counter(), 0
         session_start = time.perf_counter()
@@ -430,9 +433,7 @@ class Trainer:
                             warmup_steps = budget_warmup(total_steps)
                             stop_at = limit(total_steps)
                             hooks.plan(total_steps)
-                        set_lr(
-                            optimizer, warmup_cosine(state.step, total_steps, warmup_steps, peak_lr)
-                        )
+                        set_lr(optimizer, learning_rate(state.step, total_steps, warmup_steps))
                         hooks.on_step(state.step, state.epoch, stop_at)
                         if self.on_step is not None:
                             self.on_step(state.step, limit(total_steps))
