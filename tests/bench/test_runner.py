@@ -77,8 +77,9 @@ def _cli(results: Path, dataset: str) -> subprocess.Popen:
         "--results-dir",
         str(results),
     ]
-    # 8 epochs of 4 steps: long enough to be killed mid-training, a few seconds a cell
-    for key, value in {**TINY, "train.epochs": "8", "train.checkpoint_every": "4"}.items():
+    # 24 epochs of 4 steps: from its first checkpoint the second cell trains 92 more steps, so
+    # the kill below lands mid-training even when the polling loop is slow; seconds a cell
+    for key, value in {**TINY, "train.epochs": "24", "train.checkpoint_every": "4"}.items():
         args += ["--set", f"{key}={value}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     return subprocess.Popen(
