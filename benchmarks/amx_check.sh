@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 16 §3 on a CPU with AMX-BF16 (Intel Xeon, Sapphire Rapids or later), about 15 minutes
-# on 2 cores: every measurement the section asks for, written to
+# The BYOL step against the bf16 matmul peak on a CPU with AMX-BF16 (Intel Xeon, Sapphire
+# Rapids or later), about 15 minutes on 2 cores: every measurement of it, written to
 # benchmarks/results/section3-amx-DATE/ (section3-no-amx-DATE/ with --force elsewhere):
 #   1. throughput.py: resnet18 and resnet10t at 32 px, the whole step's MFU against the bf16
 #      matmul peak measured in the same process, the CPU model and AMX in the header, and what
@@ -28,8 +28,8 @@ esac
 KIND=amx
 grep -qw amx_bf16 "$CPUINFO" 2>/dev/null || KIND=no-amx
 if [ "$MODE" != "--force" ] && [ "$KIND" = "no-amx" ]; then
-  echo "error: this CPU has no AMX-BF16 (no amx_bf16 flag in $CPUINFO), the kind issue 16 §3" \
-    "is about; run it on an Intel Xeon with AMX, or pass --force to measure this CPU anyway" >&2
+  echo "error: this CPU has no AMX-BF16 (no amx_bf16 flag in $CPUINFO), the kind this check" \
+    "is for; run it on an Intel Xeon with AMX, or pass --force to measure this CPU anyway" >&2
   exit 2
 fi
 OUT="benchmarks/results/section3-$KIND-$(date -u +%Y%m%d)"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ LINEAR_GAIN_TARGET = 8.0
 RACE_LEAD_TARGET = 10.0
 RACE_BUDGET = "10m"
 DOCS = "lightly-docs"
-SEED_IN_NAME = re.compile(r"-s(\d+)\.json$")
 
 
 @dataclass
@@ -64,8 +62,9 @@ def default_run_figures(runs_csv: Path, protocol: str) -> list[SeedFigures]:
     rows = pd.read_csv(runs_csv)
     seeds = sorted({int(s) for s in rows["seed"].dropna()})
     quick = preset_overrides("quick")
-    spec = MatrixSpec([quick["model.backbone"]], [quick["data.dataset"]], preset="quick")
-    spec.seeds = seeds
+    spec = MatrixSpec(
+        [quick["model.backbone"]], [quick["data.dataset"]], seeds=seeds, preset="quick"
+    )
     figures = []
     for cell in expand(spec) if seeds else []:
         mine = rows[(rows["config_hash"] == cell.config.config_hash())]
@@ -86,7 +85,7 @@ def race_figures(folders: list[Path], dataset: str) -> tuple[list[SeedFigures], 
     A seed's byolbench figure is the mean over its saved runs of the current preset (a
     ``--variant`` whose settings are the preset's has its recipe key); a seed needs both.
     """
-    from race import recipe_key, table_rows
+    from race import RESULT_NAME, recipe_key, table_rows
 
     from byolbench.bench.report_tables import file_slug
 
@@ -95,11 +94,14 @@ def race_figures(folders: list[Path], dataset: str) -> tuple[list[SeedFigures], 
     for folder in folders:
         cache = folder / f"race-{file_slug(dataset)}"
         names = cache.glob("*.json") if cache.is_dir() else []
-        for seed in sorted({int(m[1]) for p in names if (m := SEED_IN_NAME.search(p.name))}):
+        for seed in sorted({int(m["seed"]) for p in names if (m := RESULT_NAME.match(p.name))}):
             rows = [r for r in table_rows(cache, seed) if r["budget"] == RACE_BUDGET]
             key = recipe_key("byolbench", RACE_BUDGET, seed, {}, 0)
-            mine = [r for r in rows if r["contender"].startswith("byolbench")]
-            mine = [r for r in mine if r.get("recipe_key") == key]
+            mine = [
+                r
+                for r in rows
+                if r["contender"].startswith("byolbench") and r.get("recipe_key") == key
+            ]
             docs_key = recipe_key(DOCS, RACE_BUDGET, seed, {}, 0)
             docs = [r for r in rows if r["contender"] == DOCS and r.get("recipe_key") == docs_key]
             if mine and docs:
