@@ -146,6 +146,9 @@ class OptimConfig:
             ``lr * global_batch / 256``.
         weight_decay: Weight decay on weights; biases and norm parameters get none.
         momentum: Momentum for LARS and SGD.
+        betas: AdamW's two averaging coefficients (beta1, beta2), as in ``torch.optim.AdamW``;
+            a smaller beta2 (e.g. 0.99) makes the step-size estimate follow the last few
+            hundred steps instead of the last thousand. AdamW only.
         lars_eta: LARS trust coefficient.
         warmup_epochs: Linear warm-up length, then decay to zero (``schedule``).
         schedule: The decay after the warm-up: ``cosine`` (the paper's) or ``linear``
@@ -160,6 +163,7 @@ class OptimConfig:
     lr: float = 0.2
     weight_decay: float = 1.5e-6
     momentum: float = 0.9
+    betas: tuple[float, ...] = (0.9, 0.999)
     lars_eta: float = 1e-3
     warmup_epochs: float = 10.0
     schedule: str = "cosine"
@@ -448,6 +452,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "augment.jitter_strength": 1.0,
     "augment.progressive_step": 4,
     "optim.schedule": "cosine",
+    "optim.betas": [0.9, 0.999],
 }
 
 

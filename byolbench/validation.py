@@ -119,6 +119,12 @@ def _rules() -> list[Rule]:
         Rule("optim.lr", above(0), "a finite number > 0"),
         Rule("optim.weight_decay", at_least(0), "a finite number >= 0"),
         Rule("optim.momentum", between(0, 1, high_open=True), "a number in [0, 1)"),
+        Rule(
+            "optim.betas",
+            lambda v: len(v) == 2 and all(_finite(b) and 0 <= b < 1 for b in v),
+            "two numbers beta1,beta2 in [0, 1)",
+            "0.9,0.99",
+        ),
         Rule("optim.lars_eta", above(0), "a finite number > 0"),
         Rule("optim.warmup_epochs", at_least(0), "a finite number >= 0"),
         Rule("optim.grad_clip", at_least(0), "0 (off) or a finite number > 0"),
@@ -313,4 +319,13 @@ def config_problems(config: RunConfig) -> list[str]:
         if rule.key == "train.seed":
             fix = "e.g. --seeds 0,1,2"
         problems.append(problem_line(rule.key, value, rule.valid, fix))
+    if (
+        tuple(flat["optim.betas"]) != tuple(defaults["optim.betas"])
+        and flat["optim.name"] != "adamw"
+    ):
+        problems.append(
+            f"optim.betas={_show(flat['optim.betas'])}: AdamW's setting, but "
+            f"optim.name={flat['optim.name']}; use optim.momentum for LARS and SGD, or "
+            "--set optim.name=adamw"
+        )
     return problems

@@ -86,11 +86,13 @@ def build_optimizer(
     if config.name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
     if config.name == "adamw":
-        return adamw(groups, lr)
+        return adamw(groups, lr, tuple(config.betas))
     raise ConfigError(f"optim.name={config.name!r} is invalid; valid: lars, sgd, adamw")
 
 
-def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
+def adamw(
+    groups: list[dict], lr: float, betas: tuple[float, ...] = (0.9, 0.999)
+) -> torch.optim.Optimizer:
     """AdamW, fused into one kernel per step where torch has it for the parameters' device.
 
     The fused kernel (CPU since torch 2.4, CUDA) computes the same update as the per-tensor
@@ -101,10 +103,10 @@ def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
     params = [p for group in groups for p in group["params"]]
     if params and all(p.is_floating_point() for p in params):
         try:
-            return torch.optim.AdamW(groups, lr=lr, fused=True)
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
         except (RuntimeError, TypeError):  # no fused kernel for this device or torch
             pass
-    return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, peak_lr: float) -> float:
