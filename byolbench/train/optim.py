@@ -90,9 +90,7 @@ def build_optimizer(
     raise ConfigError(f"optim.name={config.name!r} is invalid; valid: lars, sgd, adamw")
 
 
-def adamw(
-    groups: list[dict], lr: float, betas: tuple[float, ...] = (0.9, 0.999)
-) -> torch.optim.Optimizer:
+def adamw(groups: list[dict], lr: float, betas: tuple[float, ...]) -> torch.optim.Optimizer:
     """AdamW, fused into one kernel per step where torch has it for the parameters' device.
 
     The fused kernel (CPU since torch 2.4, CUDA) computes the same update as the per-tensor

@@ -38,3 +38,17 @@ def record_view_sizes(monkeypatch: Any) -> list[int]:
 
     monkeypatch.setattr(byol_model.BYOL, "forward", recording)
     return seen
+
+
+def record_optimizer_groups(monkeypatch: Any, optimizer_class: type) -> list[list[dict]]:
+    """Patches ``optimizer_class.step`` to append a copy of its parameter groups' settings
+    (everything but the parameters) at each step to the returned list."""
+    seen: list[list[dict]] = []
+    original = optimizer_class.step
+
+    def recording(self: Any, closure: Any = None) -> Any:
+        seen.append([{k: v for k, v in g.items() if k != "params"} for g in self.param_groups])
+        return original(self, closure)
+
+    monkeypatch.setattr(optimizer_class, "step", recording)
+    return seen

@@ -10,7 +10,7 @@ from byolbench.errors import ConfigError
 from byolbench.train.accel import make_accelerator
 from byolbench.train.optim import build_optimizer
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_optimizer_groups, tiny_config
 
 ADAMW = {"optim.name": "adamw", "optim.lr": 1e-3}
 
@@ -55,14 +55,8 @@ def test_the_default_betas_leave_finished_runs_hashes_alone():
 
 
 def test_the_trainer_steps_adamw_with_the_chosen_betas(monkeypatch, tiny_splits):
-    seen: set[tuple[float, ...]] = set()
-    original = torch.optim.AdamW.step
-
-    def recording(self: torch.optim.AdamW, closure: object = None) -> object:
-        seen.update(tuple(group["betas"]) for group in self.param_groups)
-        return original(self, closure)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", recording)
+    steps = record_optimizer_groups(monkeypatch, torch.optim.AdamW)
     config = tiny_config(**ADAMW, **{"optim.betas": "0.85,0.98"})
     Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
+    seen = {tuple(group["betas"]) for groups in steps for group in groups}
     assert seen == {(0.85, 0.98)}

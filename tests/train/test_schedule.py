@@ -10,7 +10,7 @@ from byolbench.errors import ConfigError
 from byolbench.train.accel import make_accelerator
 from byolbench.train.optim import scaled_lr, warmup_cosine, warmup_decay
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_optimizer_groups, tiny_config
 
 
 def test_linear_decay_falls_in_a_straight_line_to_zero():
@@ -39,18 +39,12 @@ def test_the_default_schedule_leaves_finished_runs_hashes_alone():
 
 
 def test_the_trainer_follows_the_linear_schedule(monkeypatch, tiny_splits):
-    rates: list[float] = []
-    original = torch.optim.SGD.step
-
-    def recording(self: torch.optim.SGD, closure: object = None) -> object:
-        rates.append(self.param_groups[0]["lr"])
-        return original(self, closure)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", recording)
+    steps = record_optimizer_groups(monkeypatch, torch.optim.SGD)
     overrides = {"optim.name": "sgd", "optim.lr": 0.4, "optim.warmup_epochs": 0.5}
     config = tiny_config(**overrides, **{"optim.schedule": "linear"})
     trainer = Trainer(config, tiny_splits, make_accelerator("no"), None)
     result = trainer.fit()
     assert result.total_steps == 8
     peak = scaled_lr(config.optim, trainer.global_batch)
+    rates = [groups[0]["lr"] for groups in steps]
     assert rates == pytest.approx([warmup_decay(k, 8, 4, peak, "linear") for k in range(8)])
