@@ -104,6 +104,7 @@ def engine_recipe(steps_per_epoch: int) -> Any:
         weight_decay=config.optim.weight_decay,
         warmup_steps=int(round(config.optim.warmup_epochs * steps_per_epoch)),
         tau_base=config.byol.tau_base,
+        tau_final=config.byol.tau_final,
         bf16=precision == "bf16",
         crop_min_scale=config.augment.crop_min_scale,
         projector_hidden_dim=config.model.projector_hidden_dim,
@@ -292,7 +293,10 @@ def recipe_key(
     if contender == "byolbench":
         return quick_config(budget, seed, overrides).config_hash()
     recipe = engine_recipe(steps_per_epoch) if contender == "lightly-engine" else LightlyRecipe()
-    text = json.dumps(dataclasses.asdict(recipe), sort_keys=True, default=str)
+    fields = dataclasses.asdict(recipe)
+    if fields["tau_final"] == 1.0:  # keys saved before the field existed stay valid
+        del fields["tau_final"]
+    text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -176,8 +176,11 @@ class ByolConfig:
     """BYOL target network.
 
     Attributes:
-        tau_base: Starting EMA rate of the target; it rises to 1.0 on a cosine schedule
-            over the optimizer steps.
+        tau_base: Starting EMA rate of the target; it rises to ``tau_final`` on a cosine
+            schedule over the optimizer steps.
+        tau_final: The EMA rate at the last optimizer step: 1.0 (the paper's schedule, the
+            target frozen at the end) or, as solo-learn's ``final_tau``, lower; equal to
+            ``tau_base`` it keeps tau fixed, as Lightly's benchmarks do.
         fuse_views: Send both views through each network in one pass of twice the batch
             (BatchNorm statistics over both views, as byol-pytorch does) instead of one pass
             per view (the reference implementation). Larger convolutions run faster on CPUs
@@ -185,6 +188,7 @@ class ByolConfig:
     """
 
     tau_base: float = 0.996
+    tau_final: float = 1.0
     fuse_views: bool = False
 
 
@@ -453,6 +457,7 @@ HASHED_ONLY_WHEN_SET: dict[str, Any] = {
     "augment.progressive_step": 4,
     "optim.schedule": "cosine",
     "optim.betas": [0.9, 0.999],
+    "byol.tau_final": 1.0,
 }
 
 

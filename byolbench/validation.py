@@ -130,6 +130,7 @@ def _rules() -> list[Rule]:
         Rule("optim.grad_clip", at_least(0), "0 (off) or a finite number > 0"),
         Rule("optim.predictor_lr_scale", above(0), "a finite number > 0 (1.0: one rate)"),
         Rule("byol.tau_base", between(0, 1), "a number in [0, 1]"),
+        Rule("byol.tau_final", between(0, 1), "a number in [0, 1]"),
         Rule("train.epochs", at_least(1), integer_ge1),
         Rule("train.batch_size", at_least(2), "an integer >= 2 (BatchNorm needs 2 images)"),
         Rule("train.grad_accum_steps", at_least(1), integer_ge1),
@@ -327,5 +328,12 @@ def config_problems(config: RunConfig) -> list[str]:
             f"optim.betas={_show(flat['optim.betas'])}: AdamW's setting, but "
             f"optim.name={flat['optim.name']}; use optim.momentum for LARS and SGD, or "
             "--set optim.name=adamw"
+        )
+    tau_base, tau_final = flat["byol.tau_base"], flat["byol.tau_final"]
+    if _finite(tau_base) and _finite(tau_final) and tau_final < tau_base:
+        problems.append(
+            f"byol.tau_final={_show(tau_final)} is below byol.tau_base={_show(tau_base)}: the "
+            f"target's EMA rate only rises; e.g. --set byol.tau_base={_show(tau_final)} for a "
+            "fixed tau"
         )
     return problems

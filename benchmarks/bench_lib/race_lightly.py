@@ -46,7 +46,8 @@ class LightlyRecipe:
         warmup_steps: Linear warm-up steps before the cosine decay (``adamw``).
         projector_hidden_dim: Hidden width of projector and predictor.
         projector_dim: Output width of projector and predictor.
-        tau_base: Starting momentum of the target (cosine to 1).
+        tau_base: Starting momentum of the target (cosine to ``tau_final``).
+        tau_final: Momentum at the last step.
         bf16: bf16 autocast for the forward passes.
         crop_min_scale: Smallest random-resized-crop area fraction.
         workers: DataLoader worker processes for the PIL transforms.
@@ -62,6 +63,7 @@ class LightlyRecipe:
     projector_hidden_dim: int = 4096
     projector_dim: int = 256
     tau_base: float = 0.996
+    tau_final: float = 1.0
     bf16: bool = False
     crop_min_scale: float = 0.08
     workers: int = 1
@@ -125,7 +127,7 @@ def train_lightly(
             if recipe.optimizer == "adamw":
                 warmup = min(recipe.warmup_steps, horizon // 2)
                 set_lr(optimizer, warmup_cosine(step, horizon, warmup, peak_lr))
-            momentum = tau_schedule(step, horizon, recipe.tau_base)
+            momentum = tau_schedule(step, horizon, recipe.tau_base, recipe.tau_final)
             update_momentum(model.backbone, model.backbone_momentum, m=momentum)
             update_momentum(model.projection_head, model.projection_head_momentum, m=momentum)
             with autocast:

@@ -8,18 +8,23 @@ from collections.abc import Sequence
 import torch
 
 
-def tau_schedule(step: int, total_steps: int, tau_base: float) -> float:
-    """``tau_k = 1 - (1 - tau_base) * (cos(pi k / K) + 1) / 2`` (Grill et al. 2020).
+def tau_schedule(step: int, total_steps: int, tau_base: float, tau_final: float = 1.0) -> float:
+    """``tau_k = tau_final - (tau_final - tau_base) * (cos(pi k / K) + 1) / 2``.
+
+    With ``tau_final = 1`` this is the paper's schedule (Grill et al. 2020); solo-learn calls
+    the end value ``final_tau``, and ``tau_final = tau_base`` keeps tau fixed (Lightly's
+    benchmarks).
 
     Args:
         step: Optimizer step ``k`` (not micro-batch), starting at 0.
         total_steps: Total optimizer steps ``K``.
-        tau_base: ``tau`` at step 0; it rises to 1.0 at step ``K``.
+        tau_base: ``tau`` at step 0.
+        tau_final: ``tau`` at step ``K``.
     """
     if total_steps <= 0:
-        return 1.0
+        return tau_final
     k = min(max(step, 0), total_steps)
-    return 1.0 - (1.0 - tau_base) * (math.cos(math.pi * k / total_steps) + 1.0) / 2.0
+    return tau_final - (tau_final - tau_base) * (math.cos(math.pi * k / total_steps) + 1.0) / 2.0
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ TRAINING_KEYS = (
     ("optim", "weight_decay"),
     ("optim", "warmup_epochs"),
     ("byol", "tau_base"),
+    ("byol", "tau_final"),
     ("train", "epochs"),
     ("train", "batch_size"),
     ("train", "grad_accum_steps"),

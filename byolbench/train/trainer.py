@@ -421,7 +421,11 @@ class Trainer:
                             self._skipped_step(state)
                             continue
                         self.skipped_in_a_row = 0
-                        raw.update_target(tau_schedule(state.step, total_steps, cfg.byol.tau_base))
+                        raw.update_target(
+                            tau_schedule(
+                                state.step, total_steps, cfg.byol.tau_base, cfg.byol.tau_final
+                            )
+                        )
                         self.ema_updates += 1
                         state.step += 1
                         planned = None
@@ -610,7 +614,8 @@ class Trainer:
         if not math.isfinite(loss):
             self._raise_non_finite(state, loss)
         state.last_finite_loss = loss
-        tau = tau_schedule(state.step, total_steps, self.config.byol.tau_base)
+        byol = self.config.byol
+        tau = tau_schedule(state.step, total_steps, byol.tau_base, byol.tau_final)
         record = {
             "step": state.step,
             "epoch": state.epoch,
