@@ -6,13 +6,12 @@ import math
 
 import pytest
 
-from byolbench.byol.model import BYOL
 from byolbench.byol.momentum import tau_schedule
 from byolbench.config import RunConfig
 from byolbench.errors import ConfigError
 from byolbench.train.accel import make_accelerator
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
+from tests.train.helpers import record_ema_rates, tiny_config
 
 
 def test_the_schedule_runs_from_tau_base_to_tau_final_on_a_cosine():
@@ -52,14 +51,7 @@ def test_the_default_tau_final_leaves_finished_runs_hashes_alone():
 
 
 def test_the_trainer_ends_the_ema_at_tau_final(monkeypatch, tiny_splits):
-    taus: list[float] = []
-    original = BYOL.update_target
-
-    def recording(self: BYOL, tau: float) -> None:
-        taus.append(tau)
-        original(self, tau)
-
-    monkeypatch.setattr(BYOL, "update_target", recording)
+    taus = record_ema_rates(monkeypatch)
     config = tiny_config(**{"byol.tau_base": 0.9, "byol.tau_final": 0.95})
     result = Trainer(config, tiny_splits, make_accelerator("no"), None).fit()
     total = result.state.step

@@ -40,6 +40,21 @@ def record_view_sizes(monkeypatch: Any) -> list[int]:
     return seen
 
 
+def record_ema_rates(monkeypatch: Any) -> list[float]:
+    """Patches ``BYOL.update_target`` to append each EMA update's tau to the returned list."""
+    from byolbench.byol.model import BYOL
+
+    taus: list[float] = []
+    original = BYOL.update_target
+
+    def recording(self: Any, tau: float) -> None:
+        taus.append(tau)
+        original(self, tau)
+
+    monkeypatch.setattr(BYOL, "update_target", recording)
+    return taus
+
+
 def record_optimizer_groups(monkeypatch: Any, optimizer_class: type) -> list[list[dict]]:
     """Patches ``optimizer_class.step`` to append a copy of its parameter groups' settings
     (everything but the parameters) at each step to the returned list."""

@@ -1,25 +1,12 @@
 import torch
 
-from byolbench.byol.model import BYOL
 from byolbench.train.accel import make_accelerator
 from byolbench.train.trainer import Trainer
-from tests.train.helpers import tiny_config
-
-
-def _count_ema(monkeypatch):
-    calls = []
-    original = BYOL.update_target
-
-    def counting(self, tau):
-        calls.append(tau)
-        return original(self, tau)
-
-    monkeypatch.setattr(BYOL, "update_target", counting)
-    return calls
+from tests.train.helpers import record_ema_rates, tiny_config
 
 
 def test_ema_runs_once_per_optimizer_step_with_accumulation(monkeypatch, tiny_splits):
-    calls = _count_ema(monkeypatch)
+    calls = record_ema_rates(monkeypatch)
     steps = []
     config = tiny_config(**{"train.grad_accum_steps": 2})
     trainer = Trainer(
