@@ -77,9 +77,9 @@ def _cli(results: Path, dataset: str) -> subprocess.Popen:
         "--results-dir",
         str(results),
     ]
-    # 24 epochs of 4 steps: from its first checkpoint the second cell trains 92 more steps, so
+    # 12 epochs of 4 steps: from its first checkpoint the second cell trains 44 more steps, so
     # the kill below lands mid-training even when the polling loop is slow; seconds a cell
-    for key, value in {**TINY, "train.epochs": "24", "train.checkpoint_every": "4"}.items():
+    for key, value in {**TINY, "train.epochs": "12", "train.checkpoint_every": "4"}.items():
         args += ["--set", f"{key}={value}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     return subprocess.Popen(

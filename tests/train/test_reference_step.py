@@ -279,7 +279,9 @@ def test_three_trainer_steps_equal_the_reference_equations(
     reference = ReferenceByol(initial["model"], optimizer, total=total, warmup=2, fused=fused)
     losses = [reference.step(k, v1, v2) for k, (v1, v2) in enumerate(views)]
 
-    assert [r["loss"] for r in logged] == pytest.approx(losses, rel=1e-6, abs=1e-6)
+    # rtol 1e-5, as for the tensors below: oneDNN's AVX2 float32 kernels sum in another order
+    # than its AVX-512 ones, and after two AdamW steps the third loss moved by 1.6e-6 relative
+    assert [r["loss"] for r in logged] == pytest.approx(losses, rel=1e-5, abs=1e-6)
     model = result.model
     ours = _state(
         {
