@@ -421,11 +421,7 @@ class Trainer:
                             self._skipped_step(state)
                             continue
                         self.skipped_in_a_row = 0
-                        raw.update_target(
-                            tau_schedule(
-                                state.step, total_steps, cfg.byol.tau_base, cfg.byol.tau_final
-                            )
-                        )
+                        raw.update_target(self._tau(state.step, total_steps))
                         self.ema_updates += 1
                         state.step += 1
                         planned = None
@@ -614,8 +610,7 @@ class Trainer:
         if not math.isfinite(loss):
             self._raise_non_finite(state, loss)
         state.last_finite_loss = loss
-        byol = self.config.byol
-        tau = tau_schedule(state.step, total_steps, byol.tau_base, byol.tau_final)
+        tau = self._tau(state.step, total_steps)
         record = {
             "step": state.step,
             "epoch": state.epoch,
@@ -654,6 +649,11 @@ class Trainer:
             pending = self.accelerator.reduce(pending.clone(), "sum")
         if not math.isfinite(float(pending)):
             self._raise_non_finite(state, float(pending))
+
+    def _tau(self, step: int, total_steps: int) -> float:
+        """The target's EMA rate at optimizer step ``step`` of ``total_steps``."""
+        byol = self.config.byol
+        return tau_schedule(step, total_steps, byol.tau_base, byol.tau_final)
 
     def _raise_non_finite(self, state: TrainState, loss: float) -> None:
         raise TrainingError(
