@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,12 @@ from byolbench.data.base import DatasetInfo, DatasetSplits, ImageSplit
 
 # Tiny models run faster on one thread, and the suite shares two cores with other work.
 torch.set_num_threads(1)
+
+# pytest-xdist starts its workers with COLUMNS=80 and LINES=24; the CLI's consoles would take
+# that width for every table, where a plain `pytest` (no COLUMNS) lets each test choose its own.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from byolbench.train.optim import warmup_cosine
+from tests.free_port import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,8 @@ def ranks(tmp_path_factory):
             "2",
             "--num_machines",
             "1",
+            "--main_process_port",
+            str(free_port()),
             "--mixed_precision",
             "no",
             "--dynamo_backend",
