@@ -40,6 +40,10 @@ class TrainingError(ByolbenchError):
     """Training stopped because it can no longer make progress (e.g. a non-finite loss)."""
 
 
+class TrainingInterrupted(TrainingError):
+    """Training stopped on Ctrl-C or SIGTERM after writing a checkpoint."""
+
+
 class StorageError(ByolbenchError, OSError):
     """A file could not be written (disk full, read-only folder, a file where a folder
     belongs). Work had started, so the CLI exits with status 1, not 2. It is an ``OSError`` too

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Iterator
 from types import FrameType
 
-from byolbench.train.trainer import TrainingInterrupted
+from byolbench.errors import TrainingInterrupted
 
 RESUME_HINT = "run the same command again to resume"
 

@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 from rich.markup import escape
 
-from byolbench.cli.checks import require_at_least, require_output_file
 from byolbench.cli.console import console, setup_logging
-from byolbench.export import open_source
-from byolbench.export.embeddings import check_output, embed_folder, write_embeddings
 
 
 def embed(
@@ -44,6 +40,12 @@ def embed(
 
         byolbench embed resnet18-byol/ --images photos/ --out photos.npy --normalize
     """
+    import torch
+
+    from byolbench.cli.checks import require_at_least, require_output_file
+    from byolbench.export import open_source
+    from byolbench.export.embeddings import check_output, embed_folder, write_embeddings
+
     setup_logging(verbose)
     require_output_file("--out", out)
     check_output(out)

@@ -8,19 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from byolbench.bench.store import ResultsStore
-from byolbench.cli.checks import require_at_least, require_results_dir
 from byolbench.cli.console import console, setup_logging
 from byolbench.errors import ConfigError
-from byolbench.export import open_source
-from byolbench.export.evaluate import (
-    EvaluateRequest,
-    evaluate_pretrained,
-    evaluate_source,
-    parse_protocols,
-    write_evaluation,
-)
-from byolbench.models.backbone import is_timm_model, resolve_name
 
 
 def evaluate(
@@ -95,6 +84,18 @@ def evaluate(
 
         byolbench evaluate resnet18.a1_in1k --pretrained --dataset cifar10 --image-size 224
     """
+    from byolbench.bench.store import ResultsStore
+    from byolbench.cli.checks import require_at_least, require_results_dir
+    from byolbench.export import open_source
+    from byolbench.export.evaluate import (
+        EvaluateRequest,
+        evaluate_pretrained,
+        evaluate_source,
+        parse_protocols,
+        write_evaluation,
+    )
+    from byolbench.models.backbone import is_timm_model, resolve_name
+
     setup_logging(verbose)
     require_at_least("--image-size", image_size, 0, "0 uses the size the weights were trained at")
     if 0 < image_size < 8:

@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 
 from byolbench.cli.console import console, setup_logging
-from byolbench.export import export_backbone, open_source
 
 
 def export(
@@ -46,6 +45,8 @@ def export(
     then, without byolbench: timm.create_model("local-dir:resnet18-byol", pretrained=True)
     (ResNets with the small-image stem: see the README's snippet).
     """
+    from byolbench.export import export_backbone, open_source
+
     setup_logging(verbose)
     source = open_source(path, data_dir)
     result = export_backbone(source, out, with_heads=with_heads, force=force)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from byolbench.augment.presets import AUGMENTATIONS
 from byolbench.cli.console import console
-from byolbench.data import DATASETS
-from byolbench.data.catalog import CATALOG
-from byolbench.models.backbone import ALIASES
-from byolbench.models.registry import BACKBONES
-from byolbench.registry import Registry
+
+if TYPE_CHECKING:
+    from byolbench.registry import Registry
 
 
 class Kind(str, Enum):
@@ -57,6 +54,12 @@ def list_names(
 
         byolbench list backbones --all-timm --pattern 'convnext*'
     """
+    from byolbench.augment.presets import AUGMENTATIONS
+    from byolbench.data import DATASETS
+    from byolbench.data.catalog import CATALOG
+    from byolbench.models.backbone import ALIASES
+    from byolbench.models.registry import BACKBONES
+
     if kind is Kind.backbones:
         table = Table(
             title="backbone aliases (any timm model name works too)", title_justify="left"

@@ -24,8 +24,7 @@ from byolbench.cli import (
 )
 from byolbench.cli.console import error_console, print_error
 from byolbench.cli.usage import is_usage_error, show_usage_error
-from byolbench.errors import ByolbenchError
-from byolbench.train.trainer import TrainingInterrupted
+from byolbench.errors import ByolbenchError, TrainingInterrupted
 
 EXIT_CODES_HELP = (
     "Exit status: 0 all work done; 1 some work failed (after the summary); 2 bad input or "

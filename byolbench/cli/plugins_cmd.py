@@ -9,18 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from byolbench.augment.presets import AUGMENTATIONS
 from byolbench.cli.console import console
-from byolbench.data import DATASETS
-from byolbench.models.registry import BACKBONES
 from byolbench.registry import BLOCK_ENV, DISABLE_ENV, EntryInfo, Registry, plugins_disabled
-
-REGISTRIES: tuple[Registry[Any], ...] = (BACKBONES, AUGMENTATIONS, DATASETS)
-GROUPS_HINT = (
-    "a package adds plugins with entry points in the groups "
-    + ", ".join(r.group for r in REGISTRIES)
-    + " (see the Plugins section of CONTRIBUTING.md)"
-)
 
 app = typer.Typer(
     help="Third-party backbones, augmentations and datasets (entry-point plugins).\n\n"
@@ -28,6 +18,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _registries() -> tuple[Registry[Any], ...]:
+    """The backbone, augmentation and dataset registries (imported here: they import timm)."""
+    from byolbench.augment.presets import AUGMENTATIONS
+    from byolbench.data import DATASETS
+    from byolbench.models.registry import BACKBONES
+
+    return (BACKBONES, AUGMENTATIONS, DATASETS)
+
+
+def _groups_hint(registries: tuple[Registry[Any], ...]) -> str:
+    return (
+        "a package adds plugins with entry points in the groups "
+        + ", ".join(r.group for r in registries)
+        + " (see the Plugins section of CONTRIBUTING.md)"
+    )
 
 
 def _disabled_note() -> bool:
@@ -63,7 +70,8 @@ def list_plugins(
     for column in ("name", "kind", "source", "target", "status"):
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "kind", "status"))
     problems: list[str] = []
-    for registry in REGISTRIES:
+    registries = _registries()
+    for registry in registries:
         for info in registry.entries(include_blocked=True):
             if info.is_builtin and not show_all:
                 continue
@@ -74,7 +82,7 @@ def list_plugins(
                     problems.append(info.problem)
             table.add_row(info.name, info.kind, info.source, info.target, status)
     if table.row_count == 0:
-        console.print(f"no plugins installed; {GROUPS_HINT}")
+        console.print(f"no plugins installed; {_groups_hint(registries)}")
         return
     console.print(table)
     if any(row == "blocked" for row in table.columns[-1].cells):
@@ -97,11 +105,12 @@ def check_plugins() -> None:
     if _disabled_note():
         return
     problems: list[str] = []
+    registries = _registries()
     registry_logger = logging.getLogger("byolbench.registry")
     level = registry_logger.level
     registry_logger.setLevel(logging.ERROR)  # each failure is printed below, not also logged
     try:
-        results = [result for registry in REGISTRIES for result in registry.check_each()]
+        results = [result for registry in registries for result in registry.check_each()]
     finally:
         registry_logger.setLevel(level)
     for info, problem in results:
@@ -113,7 +122,7 @@ def check_plugins() -> None:
         else:
             console.print(f"[green]ok[/]   {escape(label)}")
     if not results:
-        console.print(f"no plugins installed; {GROUPS_HINT}")
+        console.print(f"no plugins installed; {_groups_hint(registries)}")
         return
     if problems:
         console.print(f"[bold red]{len(problems)} problem(s)[/] in {len(results)} plugin(s)")

@@ -8,11 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from byolbench.bench.failures_report import current_failures, write_failures
-from byolbench.bench.report import REPORT_DIR, build_report, load_rows, write_report
-from byolbench.bench.store import ResultsStore, is_writable_dir
 from byolbench.cli.console import console, setup_logging
-from byolbench.cli.tables import print_tables
 
 
 def report(
@@ -49,6 +45,11 @@ def report(
 
         byolbench report --variants
     """
+    from byolbench.bench.failures_report import current_failures, write_failures
+    from byolbench.bench.report import REPORT_DIR, build_report, load_rows, write_report
+    from byolbench.bench.store import ResultsStore, is_writable_dir
+    from byolbench.cli.tables import print_tables
+
     setup_logging()
     store = ResultsStore(results_dir)
     if store.root.is_dir() and is_writable_dir(store.root):

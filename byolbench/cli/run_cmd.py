@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,19 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from byolbench.bench.matrix import (
-    Cell,
-    MatrixSpec,
-    expand,
-    parse_seeds,
-    spec_from_file,
-    split_list,
-)
-from byolbench.bench.preflight import check_cells
 from byolbench.bench.presets import preset_overrides
-from byolbench.bench.runner import CellOutcome, RunCallbacks, RunOptions, run_matrix
-from byolbench.bench.shard import parse_shard
-from byolbench.bench.slurm.settings import parse_sbatch_options, settings_from
 from byolbench.cli.console import (
     console,
     error_console,
@@ -36,13 +24,13 @@ from byolbench.cli.console import (
     print_error,
     setup_logging,
 )
-from byolbench.cli.dry_run import show_dry_run
-from byolbench.cli.slurm_cmd import run_on_slurm
-from byolbench.cli.tables import show_and_write_summary
 from byolbench.config import RunConfig, parse_overrides, parse_protocols
-from byolbench.errors import ByolbenchError, ConfigError, ProblemsError
+from byolbench.errors import ByolbenchError, ConfigError, ProblemsError, TrainingInterrupted
 from byolbench.train.budget import parse_duration
-from byolbench.train.trainer import TrainingInterrupted
+
+if TYPE_CHECKING:
+    from byolbench.bench.matrix import Cell, MatrixSpec
+    from byolbench.bench.runner import CellOutcome, RunCallbacks
 
 QUICK_HINT = (
     "no backbones, datasets or --config given: running the {preset} preset ({length} of "
@@ -69,6 +57,8 @@ def _spec(
     recipe: str | None = None,
 ) -> MatrixSpec:
     """The matrix from a file or the command line; the quick preset when nothing is named."""
+    from byolbench.bench.matrix import MatrixSpec, parse_seeds, spec_from_file, split_list
+
     for option, value in (
         ("--backbones", backbones),
         ("--datasets", datasets),
@@ -310,6 +300,16 @@ def run(
     process); 1 some cell failed (listed after the summary, recorded in failures.csv); 2 bad
     input, nothing started; 130 interrupted (run the same command again to resume).
     """
+    # imported here, not at the top: they import torch and timm, which `byolbench --help` and
+    # an unknown option do not need
+    from byolbench.bench.matrix import expand, split_list
+    from byolbench.bench.preflight import check_cells
+    from byolbench.bench.runner import RunOptions, run_matrix
+    from byolbench.bench.slurm.settings import parse_sbatch_options, settings_from
+    from byolbench.cli.dry_run import show_dry_run
+    from byolbench.cli.slurm_cmd import run_on_slurm
+    from byolbench.cli.tables import show_and_write_summary
+
     setup_logging(verbose)
     spec = _spec(config, backbones, datasets, augmentations, seeds, preset, recipe)
     cli: dict[str, Any] = {}
@@ -393,6 +393,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _shard_cells(cells: list[Cell], shard: str | None) -> list[Cell]:
     """The cells of ``--shard I/N`` (all cells without it)."""
+    from byolbench.bench.shard import parse_shard
+
     if shard is None:
         return cells
     part = parse_shard(shard)
@@ -465,6 +467,8 @@ class _RunDisplay:
 
     def callbacks(self) -> RunCallbacks:
         """Hooks feeding the display."""
+        from byolbench.bench.runner import RunCallbacks
+
         return RunCallbacks(
             on_cell=self._on_cell,
             on_step=self._on_step,

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from byolbench.bench.matrix import expand
-from byolbench.bench.plan import PlannedCell
-from byolbench.bench.status import STATES, FolderStatus, folder_status
-from byolbench.bench.store import ResultsStore, is_writable_dir
 from byolbench.cli.console import console, setup_logging
 from byolbench.config import parse_overrides
 from byolbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from byolbench.bench.status import FolderStatus
 
 STATE_STYLES = {"done": "green", "running": "cyan", "failed": "red", "pending": "yellow"}
 
 
 def counts_line(status: FolderStatus) -> str:
     """``5 cells: 2 done, 1 running, 1 failed, 1 pending`` (with colours)."""
+    from byolbench.bench.status import STATES
+
     counts = status.counts
     parts = [f"[{STATE_STYLES[s]}]{counts[s]} {s}[/]" for s in STATES]
     return f"[bold]{len(status.cells)} cell(s)[/]: " + ", ".join(parts)
@@ -83,6 +84,11 @@ def status(
 
         byolbench status results/ --config benchmarks/cifar10.toml
     """
+    from byolbench.bench.matrix import expand
+    from byolbench.bench.plan import PlannedCell
+    from byolbench.bench.status import folder_status
+    from byolbench.bench.store import ResultsStore, is_writable_dir
+
     setup_logging()
     if not Path(results_dir).is_dir():
         raise ConfigError(

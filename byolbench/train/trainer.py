@@ -32,7 +32,7 @@ from byolbench.byol.model import BYOL
 from byolbench.byol.momentum import tau_schedule
 from byolbench.config import RunConfig
 from byolbench.data.base import DatasetSplits
-from byolbench.errors import ConfigError, TrainingError
+from byolbench.errors import ConfigError, TrainingError, TrainingInterrupted
 from byolbench.eval.features import extract_features
 from byolbench.eval.knn import knn_classify
 from byolbench.models.backbone import backbone_spec, create_backbone, model_kwargs
@@ -66,10 +66,6 @@ ON_DEVICE_MAX_BYTES = 8 * 1024**3
 MAX_SKIPPED_IN_A_ROW = 64
 UNPLANNED = 2**62
 MIN_VIEW_SIDE = 8  # the smallest pretraining view side augment.view_size_fraction gives
-
-
-class TrainingInterrupted(TrainingError):
-    """Training stopped on Ctrl-C or SIGTERM after writing a checkpoint."""
 
 
 @dataclass

@@ -32,8 +32,8 @@ import submitit
 from byolbench.bench.matrix import Cell
 from byolbench.bench.runner import RunCallbacks, RunOptions, record_failure, run_cell
 from byolbench.bench.store import ResultsStore
+from byolbench.errors import TrainingInterrupted
 from byolbench.train.accel import use_cpu
-from byolbench.train.trainer import TrainingInterrupted
 
 logger = logging.getLogger(__name__)
 
