@@ -84,17 +84,17 @@ def status(
 
         byolbench status results/ --config benchmarks/cifar10.toml
     """
-    from byolbench.bench.matrix import expand
-    from byolbench.bench.plan import PlannedCell
-    from byolbench.bench.status import folder_status
-    from byolbench.bench.store import ResultsStore, is_writable_dir
-
     setup_logging()
     if not Path(results_dir).is_dir():
         raise ConfigError(
             f"results folder {results_dir} does not exist; pass the --results-dir that "
             "`byolbench run` wrote to"
         )
+    from byolbench.bench.matrix import expand
+    from byolbench.bench.plan import PlannedCell
+    from byolbench.bench.status import folder_status
+    from byolbench.bench.store import ResultsStore, is_writable_dir
+
     planned = None
     if config is not None or backbones or datasets:
         from byolbench.cli.run_cmd import _spec
