@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from tests.export_helpers import write_image_folder
-from tests.free_port import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_two_cpu_processes_train_one_cell_together(tmp_path):
     launcher = shutil.which("accelerate")
     assert launcher, "accelerate's launcher is not on PATH"
     args = [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-            "--main_process_port", str(free_port()),
+            "--main_process_port", str(get_free_port()),
             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "byolbench", "run",
             "--backbones", "test_resnet", "--datasets", f"imagefolder:{data}", "--epochs", "1",
             "--batch-size", "4", "--mixed-precision", "no", "--results-dir",

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from torch.distributed.elastic.utils.distributed import get_free_port
 
 from byolbench.train.optim import warmup_cosine
-from tests.free_port import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def ranks(tmp_path_factory):
             "--num_machines",
             "1",
             "--main_process_port",
-            str(free_port()),
+            str(get_free_port()),
             "--mixed_precision",
             "no",
             "--dynamo_backend",
