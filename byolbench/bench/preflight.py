@@ -29,13 +29,14 @@ from byolbench.data.base import data_root
 from byolbench.data.presence import DatasetFacts, dataset_facts
 from byolbench.data.registry import DATASETS, split_name
 from byolbench.errors import ByolbenchError, ConfigError, ProblemsError, unknown_name_message
+from byolbench.family_names import VIT
 from byolbench.models.backbone import (
     ALIASES,
     is_timm_model,
     model_kwargs,
     model_kwargs_problem,
 )
-from byolbench.models.family import VIT, backbone_family
+from byolbench.models.family import backbone_family
 from byolbench.models.input_size import input_size_problem
 from byolbench.models.registry import BACKBONES
 from byolbench.validation import config_problems

@@ -34,8 +34,7 @@ from typing import Any
 from byolbench.bench.presets import preset_family_overrides
 from byolbench.config import RunConfig
 from byolbench.errors import ByolbenchError, ConfigError
-from byolbench.models.backbone import model_kwargs_problem
-from byolbench.models.family import CONVNET, FAMILIES, VIT, backbone_family
+from byolbench.family_names import CONVNET, FAMILIES, VIT
 
 AUTO = "auto"
 RECIPE_CHOICES = (AUTO, *FAMILIES)
@@ -55,6 +54,8 @@ def _convnet(config: RunConfig) -> dict[str, Any]:
 def _takes_token_options(backbone: str) -> bool:
     """Whether the backbone is a ViT with patch tokens to average and to drop (timm's
     VisionTransformer, DeiT, EVA; not Swin or other attention models)."""
+    from byolbench.models.backbone import model_kwargs_problem
+
     try:
         return not model_kwargs_problem(backbone, 224, global_pool="avg", patch_drop_rate=0.5)
     except ByolbenchError:
@@ -151,7 +152,11 @@ def check_recipe(name: str, source: str) -> str:
 
 def family_for(recipe: str, backbone: str) -> str:
     """The family whose recipe a cell gets: ``recipe`` itself, or the backbone's when auto."""
-    return backbone_family(backbone) if recipe == AUTO else recipe
+    if recipe != AUTO:
+        return recipe
+    from byolbench.models.family import backbone_family
+
+    return backbone_family(backbone)
 
 
 def recipe_overrides(

@@ -30,7 +30,7 @@ from byolbench.bench.plan import PlannedCell, read_plan
 from byolbench.bench.slurm.queue import QueuedJob, queued_jobs
 from byolbench.bench.slurm.records import CellJob, cell_jobs
 from byolbench.bench.store import ResultsStore
-from byolbench.train.checkpoint import checkpoint_step
+from byolbench.train.checkpoint_names import checkpoint_step
 
 STATES = ("done", "running", "failed", "pending")
 METRICS_FILE = "metrics.jsonl"

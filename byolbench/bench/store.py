@@ -23,12 +23,13 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from byolbench.atomic import write_text
 from byolbench.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULT_COLUMNS = (
     "timestamp",
@@ -302,6 +303,8 @@ class ResultsStore:
             fill_missing: Add every result column a file lacks (files of older versions),
                 empty.
         """
+        import pandas as pd
+
         if not self.runs_csv.is_file():
             return pd.DataFrame(columns=list(RESULT_COLUMNS))
         try:
@@ -317,6 +320,8 @@ class ResultsStore:
 
     def read_failures(self) -> pd.DataFrame:
         """Current failures (from the run folders, so never a cell that succeeded since)."""
+        import pandas as pd
+
         return pd.DataFrame(self.current_failures(), columns=list(FAILURE_COLUMNS))
 
 

@@ -54,13 +54,10 @@ def list_names(
 
         byolbench list backbones --all-timm --pattern 'convnext*'
     """
-    from byolbench.augment.presets import AUGMENTATIONS
-    from byolbench.data import DATASETS
-    from byolbench.data.catalog import CATALOG
-    from byolbench.models.backbone import ALIASES
-    from byolbench.models.registry import BACKBONES
-
     if kind is Kind.backbones:
+        from byolbench.models.backbone import ALIASES
+        from byolbench.models.registry import BACKBONES
+
         table = Table(
             title="backbone aliases (any timm model name works too)", title_justify="left"
         )
@@ -79,10 +76,15 @@ def list_names(
             )
             console.print(", ".join(names), soft_wrap=True)
     elif kind is Kind.datasets:
+        from byolbench.data import DATASETS
+        from byolbench.data.catalog import CATALOG
+
         described = {name: entry.description for name, entry in CATALOG.items()}
         described["imagefolder"] = "imagefolder:PATH with train/<class>/ and test|val/<class>/"
         console.print(_registry_table(DATASETS, "datasets", described))
     else:
+        from byolbench.augment.presets import AUGMENTATIONS
+
         described = {
             "byol": "paper views: blur 1.0/0.1, solarize 0.0/0.2",
             "byol-small": "paper views without blur (default at 64 px and below)",

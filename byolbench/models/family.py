@@ -21,14 +21,12 @@ import torch
 from torch import nn
 
 from byolbench.errors import ByolbenchError
+from byolbench.family_names import CONVNET, VIT
 from byolbench.models.backbone import VIT_MODULES, is_timm_model, resolve_name
 from byolbench.models.registry import BACKBONES
 
 logger = logging.getLogger(__name__)
 
-VIT = "vit"
-CONVNET = "convnet"
-FAMILIES = (CONVNET, VIT)
 TRANSFORMER_MODULES = VIT_MODULES | {
     f"timm.models.{name}"
     for name in (

@@ -34,10 +34,10 @@ from torch import nn
 from byolbench.atomic import write_text
 from byolbench.errors import CheckpointError
 from byolbench.hashing import sha256_file
+from byolbench.train.checkpoint_names import PREFIX, checkpoint_step
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "step-"
 STATE_FILE = "state.json"
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -71,12 +71,6 @@ class TrainState:
     low_std_count: int = 0
     collapse_warned: bool = False
     planned_steps: int = 0
-
-
-def checkpoint_step(path: Path) -> int:
-    """The step number in a ``step-<N>`` folder name (-1 if it is not one)."""
-    suffix = path.name[len(PREFIX) :]
-    return int(suffix) if path.name.startswith(PREFIX) and suffix.isdigit() else -1
 
 
 class CheckpointManager:

@@ -207,6 +207,32 @@ def test_status_cli_text_json_and_rebuilt_index(tmp_path):
     claim.release()
 
 
+def test_status_reads_a_folder_without_importing_torch_timm_or_pandas(tmp_path):
+    """The command a SLURM user polls answers without the seconds torch and timm take to
+    import: reading run folders and rebuilding the CSV indexes needs neither."""
+    results, _, claim = _folder(tmp_path)
+    code = (
+        "import sys\n"
+        "from byolbench.cli.main import main\n"
+        "try:\n"
+        "    main(['status', sys.argv[1], '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = ('torch', 'timm', 'torchvision', 'accelerate', 'pandas')\n"
+        "print('imported:', *(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(results)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    claim.release()
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["counts"] == {"done": 1, "running": 1, "failed": 1, "pending": 2}
+    assert out.stderr.strip().splitlines()[-1] == "imported:"
+
+
 def test_status_cli_with_matrix_options_and_missing_folder(tmp_path, capsys):
     results, cells, claim = _folder(tmp_path)
     claim.release()
