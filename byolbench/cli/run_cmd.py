@@ -300,8 +300,8 @@ def run(
     process); 1 some cell failed (listed after the summary, recorded in failures.csv); 2 bad
     input, nothing started; 130 interrupted (run the same command again to resume).
     """
-    # imported here, not at the top: they import torch and timm, which `byolbench --help` and
-    # an unknown option do not need
+    # imported here, not at the top: the preflight, runner and SLURM modules import torch and
+    # timm, which `byolbench --help` and an unknown option do not need
     from byolbench.bench.matrix import expand, split_list
     from byolbench.bench.preflight import check_cells
     from byolbench.bench.runner import RunOptions, run_matrix

@@ -20,6 +20,7 @@ from byolbench.bench.status import folder_status, last_metrics
 from byolbench.bench.store import ResultsStore
 from byolbench.cli.main import app, main
 from byolbench.errors import DataError
+from tests.heavy_imports import heavy_modules_loaded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -218,19 +219,12 @@ def test_status_reads_a_folder_without_importing_torch_timm_or_pandas(tmp_path):
         "    main(['status', sys.argv[1], '--json'])\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        "heavy = ('torch', 'timm', 'torchvision', 'accelerate', 'pandas')\n"
-        "print('imported:', *(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(results)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out, loaded = heavy_modules_loaded(code, str(results))
     claim.release()
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["counts"] == {"done": 1, "running": 1, "failed": 1, "pending": 2}
-    assert out.stderr.strip().splitlines()[-1] == "imported:"
+    assert loaded == [], f"imported by status: {' '.join(loaded)}"
 
 
 def test_status_cli_with_matrix_options_and_missing_folder(tmp_path, capsys):

@@ -1,10 +1,8 @@
-import subprocess
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
 from byolbench.cli.main import app
+from tests.heavy_imports import heavy_modules_loaded
 
 COMMANDS = [
     ["run"],
@@ -26,18 +24,9 @@ def test_every_command_help_has_an_example(command):
     assert "Example" in result.output and "byolbench " in result.output
 
 
-HEAVY_MODULES = ("torch", "timm", "torchvision", "accelerate", "pandas")
-
-
 def test_the_command_line_starts_without_importing_torch_timm_or_pandas():
     """`byolbench --help` and an unknown option answer at once: the commands import the heavy
     libraries (seconds on a small CPU) only when they run."""
-    code = (
-        "import sys\n"
-        "from byolbench.cli.main import app\n"
-        f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert out.stdout.strip() == "", f"imported when the CLI starts: {out.stdout.strip()}"
+    out, loaded = heavy_modules_loaded("from byolbench.cli.main import app\n")
+    assert out.returncode == 0, out.stderr
+    assert loaded == [], f"imported when the CLI starts: {' '.join(loaded)}"
