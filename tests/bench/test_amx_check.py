@@ -1,23 +1,18 @@
 """benchmarks/amx_check.sh: refuses a CPU without AMX-BF16 before measuring anything, and
 names the section's measurements."""
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "amx_check.sh"
+from tests.bench.cpu_scripts import run_script
+
 FLAGS = "flags\t\t: fpu sse2 avx512f avx512_bf16"
 
 
 def _run(tmp_path: Path, flags: str, *args: str) -> subprocess.CompletedProcess[str]:
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"model name\t: Some CPU\n{flags}\n")
-    env = {**os.environ, "BYOLBENCH_CPUINFO": str(cpuinfo)}
-    return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60
-    )
+    return run_script("amx_check.sh", tmp_path, flags, *args)
 
 
 @pytest.mark.parametrize("args", [(), ("--dry-run",)])
