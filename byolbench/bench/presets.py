@@ -38,7 +38,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         # Tuned on cifar10-mini for a 10-minute CPU budget (2 cores): a one-block-per-stage
         # ResNet (timm resnet10t, CIFAR stem) takes twice the steps of ResNet-18 in the same
-        # time, and AdamW with small batches learned fastest in short runs (README, "quick").
+        # time, and AdamW with small batches learned fastest in short runs (benchmarks/README.md,
+        # "The default run's history").
         # Growing the views from 16 px raised the kNN gain at equal time on cifar10-mini and on
         # full CIFAR-10 (benchmarks/README.md, "progressive resizing").
         # Half the stage widths (32-64-128-256) run 2.6x the steps in the same time and
@@ -50,7 +51,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.time_budget": "9m",
         "augment.progressive_min_size": 16,
         # Views of 3/4 of the side (24 px of 32, FixRes) run 1.5x the steps of 32 px views in
-        # the same time and raised both gains at nine minutes (README, "quick").
+        # the same time and raised both gains at nine minutes (benchmarks/README.md, "Views
+        # smaller than the evaluation images").
         "augment.view_size_fraction": 0.75,
         # Both views through each network in one pass of twice the batch: 1.07-1.23x the
         # steps in the same ten minutes and the same or higher kNN top-1 over four seeds
