@@ -7,13 +7,18 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
+def fake_cpuinfo(tmp_path: Path, flags: str) -> Path:
+    """A ``/proc/cpuinfo`` stand-in in ``tmp_path`` whose flags line is ``flags``."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"model name\t: Some CPU\n{flags}\n")
+    return cpuinfo
+
+
 def run_script(
     script: str, tmp_path: Path, flags: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``benchmarks/<script>`` with ``args`` on a CPU whose flags line is ``flags``."""
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"model name\t: Some CPU\n{flags}\n")
-    env = {**os.environ, "BYOLBENCH_CPUINFO": str(cpuinfo)}
+    env = {**os.environ, "BYOLBENCH_CPUINFO": str(fake_cpuinfo(tmp_path, flags))}
     return subprocess.run(
         ["bash", str(BENCHMARKS / script), *args],
         capture_output=True,

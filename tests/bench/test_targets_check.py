@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.cpu_scripts import BENCHMARKS, run_script
+from tests.bench.cpu_scripts import BENCHMARKS, fake_cpuinfo, run_script
 
 BASE = "flags\t\t: fpu sse2 avx avx2"
 
@@ -87,8 +87,7 @@ def test_the_measuring_path_runs_each_command_in_order_and_saves_the_table(
     script, env = _scratch_checkout(
         tmp_path, {"byolbench": logging_body, "python": f"{logging_body}\n{prints_table}"}
     )
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(BASE + " avx512f avx512_bf16\n")
+    cpuinfo = fake_cpuinfo(tmp_path, BASE + " avx512f avx512_bf16")
     result = _run_checkout(script, {**env, "BYOLBENCH_CPUINFO": str(cpuinfo)})
     assert result.returncode == 0, result.stderr
     calls = [line.split()[0] for line in log.read_text().splitlines()]
