@@ -6,7 +6,8 @@ local disks and on NFS alike (``flock`` is not reliable there). The holder refre
 modification time while it works (``Claim.heartbeat``).
 
 A claim is stale, and taken over with a warning, when its process is gone: on the same host
-when the pid no longer runs; on another host when its heartbeat is older than
+when the pid no longer runs, or runs a process started at another time than the one that wrote
+the claim (the pid was reused after a kill); on another host when its heartbeat is older than
 ``stale_after`` seconds; and always when it was written by the same SLURM job (a requeued job
 resumes its own cell on whatever node it lands).
 """
@@ -22,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from byolbench.bench.store import utc_now
 
@@ -41,24 +44,46 @@ def slurm_job() -> str:
     return os.environ.get("SLURM_JOB_ID", "")
 
 
+# Two readings of one process's start time differ by clock-tick rounding only.
+START_TIME_TOLERANCE_SECONDS = 1.0
+
+
+def process_created(pid: int) -> float | None:
+    """When process ``pid`` of this host started (Unix time), or ``None`` if it cannot tell."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, ValueError, OverflowError):
+        return None
+
+
 def _holder() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "process_created": process_created(os.getpid()),
         "started": utc_now(),
         "started_unix": time.time(),
         "slurm_job": slurm_job(),
     }
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def process_alive(pid: int, created: float | None = None) -> bool:
+    """Whether ``pid`` runs on this host and, when ``created`` is known, is the process that
+    started then (not a later one given the same pid)."""
+    if pid <= 0:
         return False
-    except PermissionError:  # exists, owned by someone else
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started = process.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # exists, owned by someone else
         return True
-    return True
+    except (psutil.Error, ValueError, OverflowError):
+        return False
+    return created is None or abs(started - created) <= START_TIME_TOLERANCE_SECONDS
 
 
 @dataclass
@@ -70,6 +95,7 @@ class ClaimHolder:
     started: str
     slurm_job: str
     heartbeat_age: float
+    process_created: float | None = None
 
     def describe(self) -> str:
         """``pid P on HOST`` (with the SLURM job when there is one)."""
@@ -89,12 +115,14 @@ def read_holder(run_dir: Path) -> ClaimHolder | None:
         # A claim is written complete before it is linked into place; an unreadable one is
         # damaged: treat it as held by nobody alive.
         return ClaimHolder("?", -1, "?", "", float("inf"))
+    created = record.get("process_created")
     return ClaimHolder(
         str(record.get("host", "?")),
         int(record.get("pid", -1)),
         str(record.get("started", "?")),
         str(record.get("slurm_job", "")),
         age,
+        float(created) if isinstance(created, (int, float)) else None,
     )
 
 
@@ -104,7 +132,7 @@ def is_stale(holder: ClaimHolder, stale_after: float = STALE_AFTER_SECONDS) -> b
     if job and holder.slurm_job == job:
         return True
     if holder.host == socket.gethostname():
-        return holder.pid == os.getpid() or not _pid_alive(holder.pid)
+        return holder.pid == os.getpid() or not process_alive(holder.pid, holder.process_created)
     return holder.heartbeat_age > stale_after
 
 

@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from byolbench.bench.claim import CLAIM_FILE, STALE_AFTER_SECONDS, ClaimHolder, read_holder
+from byolbench.bench.claim import (
+    CLAIM_FILE,
+    STALE_AFTER_SECONDS,
+    ClaimHolder,
+    process_alive,
+    read_holder,
+)
 from byolbench.bench.plan import PlannedCell, read_plan
 from byolbench.bench.slurm.queue import QueuedJob, queued_jobs
 from byolbench.bench.slurm.records import CellJob, cell_jobs
@@ -135,15 +141,7 @@ def claim_alive(holder: ClaimHolder, queue: dict[str, QueuedJob] | None) -> bool
         job = queue.get(holder.slurm_job)
         return job is not None and job.active
     if holder.host == socket.gethostname():
-        try:
-            os.kill(holder.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        except (OverflowError, ValueError):
-            return False
-        return True
+        return process_alive(holder.pid, holder.process_created)
     return holder.heartbeat_age < STALE_AFTER_SECONDS
 
 

@@ -109,7 +109,7 @@ def test_killed_matrix_reruns_without_repeating_or_losing_cells(tmp_path):
     assert again.returncode == 0, output
     text = " ".join(output.split())
     assert "1 already finished" in text
-    assert "resuming cell" in text and "__s1__" in text and "from " in text  # said on the console
+    assert "resuming cell" in text and "__s1__" in text and "from " in text, output  # on console
     (second_dir,) = (results / "runs").glob("*__s1__*")
     sessions = read_sessions(second_dir)
     assert [s["status"] for s in sessions] == ["killed", "done"]  # the record shows the kill

@@ -81,6 +81,15 @@ def test_claim_of_a_dead_process_is_not_running(tmp_path):
     assert running.state == "pending"
 
 
+def test_claim_whose_pid_was_reused_is_not_running(tmp_path):
+    results, cells, claim = _folder(tmp_path)
+    record = json.loads(claim.path.read_text())
+    record["process_created"] -= 60.0  # this pid now runs a later process than the claim's
+    claim.path.write_text(json.dumps(record))
+    running = next(c for c in folder_status(results).cells if c.cell_id == cells[2].cell_id)
+    assert running.state == "pending"
+
+
 def test_a_slurm_claim_is_live_only_while_its_job_runs(tmp_path):
     results, cells, claim = _folder(tmp_path)
     cell = cells[2]
